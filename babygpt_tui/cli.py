@@ -1,0 +1,151 @@
+"""Command line: `babygpt-tui` (the TUI) and its subcommands.
+
+Torch-free at import time: each subcommand imports its implementation (and torch) only when it
+runs, so `--help` is instant and the TUI can paint before the model has loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import UserError
+
+# A user mistake exits with this code and a one-line message; never a traceback.
+USAGE_ERROR = 2
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="a .safetensors or upstream model.pth (default: the bundled Song-ci model)")
+    p.add_argument("--vocab-from", metavar="CORPUS", help="training text of an upstream model.pth (its vocab)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: one per core)")
+
+
+def _add_sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=None, help="0 = greedy")
+    p.add_argument("--top-k", type=int, default=None, help="0 = off")
+    p.add_argument("--top-p", type=float, default=None, help="1.0 = off")
+    p.add_argument("--min-p", type=float, default=None, help="0 = off")
+    p.add_argument("--repetition-penalty", type=float, default=None, help="1.0 = off")
+    p.add_argument("--seed", type=int, default=None, help="fixed seed (default: random, printed)")
+    p.add_argument("--context-keep", type=int, default=None, help="tokens kept when the context window is full")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="babygpt-tui",
+        description="Chat with small character-level GPT models in the terminal. "
+        "With no subcommand, opens the TUI.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _add_model_args(parser)
+    parser.add_argument("--session", metavar="NAME", help="open (or create) this session at start-up")
+    parser.add_argument("--config", metavar="PATH", help="config.toml to use (default: the user config path)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("generate", help="generate text headlessly (stream to stdout or JSON lines)")
+    _add_model_args(p)
+    p.add_argument("--prompt", default="", help="text to continue (default: start from a new poem)")
+    _add_sampling_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per token, then a summary")
+    p.add_argument("--top-alternatives", type=int, default=0, metavar="N", help="with --json: top N alternatives per token")
+
+    p = sub.add_parser("score", help="mean negative log-likelihood (nats/char) and perplexity of a text")
+    p.add_argument("file", help="UTF-8 text to score")
+    _add_model_args(p)
+    p.add_argument("--stride", type=int, default=None, help="window stride (default: block_size // 2)")
+    p.add_argument("--split", choices=["all", "train", "val"], default="all",
+                   help="score only this side of the poem-level split that `train` uses")
+    p.add_argument("--val-fraction", type=float, default=0.05)
+    p.add_argument("--split-seed", type=int, default=1337, help="seed of the split (train's --seed)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("info", help="dimensions, parameter count, vocabulary and file of a model")
+    _add_model_args(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("convert", help="convert an upstream model.pth (or a native file) to .safetensors")
+    p.add_argument("source", help="model.pth or .safetensors")
+    p.add_argument("--vocab-from", metavar="CORPUS", help="training text of an upstream model.pth")
+    p.add_argument("-o", "--output", required=True, help="output .safetensors path")
+    p.add_argument("--dtype", default=None, help="store weights as float32, bfloat16 or float16")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+    p = sub.add_parser("train", help="train a model on a text corpus")
+    p.add_argument("--data", required=True, help="UTF-8 corpus (poems separated by blank lines)")
+    p.add_argument("--out", required=True, help="output .safetensors (resume state and metrics.jsonl go beside it)")
+    p.add_argument("--preset", default="small", help="tiny, small (default) or base")
+    for name in ("block-size", "n-embd", "n-layer", "n-head", "batch-size", "eval-interval", "eval-iters",
+                 "warmup-iters", "max-iters", "threads"):
+        p.add_argument(f"--{name}", type=int, default=None)
+    for name in ("lr", "dropout", "max-minutes", "val-fraction", "weight-decay"):
+        p.add_argument(f"--{name}", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
+
+    p = sub.add_parser("bench", help="measure decode/prefill speed against baselines")
+    _add_model_args(p)
+    p.add_argument("--json", metavar="PATH", nargs="?", const="-", help="also write JSON (to PATH or stdout)")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (a rough number in a minute)")
+
+    p = sub.add_parser("paths", help="print where config and sessions live")
+
+    p = sub.add_parser("config", help="show or initialise config.toml")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    csub.add_parser("show", help="effective settings and where each came from")
+    csub.add_parser("init", help="write the example config to the user config path (never overwrites)")
+
+    p = sub.add_parser("sessions", help="list, export or delete saved sessions")
+    ssub = p.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
+    ssub.add_parser("list", help="list sessions")
+    e = ssub.add_parser("export", help="export a session as Markdown or JSON")
+    e.add_argument("name")
+    e.add_argument("--format", choices=["md", "json"], default="md")
+    e.add_argument("-o", "--output", help="file to write (default: stdout)")
+    d = ssub.add_parser("delete", help="delete a session")
+    d.add_argument("name")
+    d.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+COMMANDS = {
+    None: "babygpt_tui.commands.tui",
+    "generate": "babygpt_tui.commands.generate",
+    "score": "babygpt_tui.commands.score",
+    "info": "babygpt_tui.commands.info",
+    "convert": "babygpt_tui.commands.convert",
+    "train": "babygpt_tui.commands.train",
+    "bench": "babygpt_tui.commands.bench",
+    "paths": "babygpt_tui.commands.storage",
+    "config": "babygpt_tui.commands.storage",
+    "sessions": "babygpt_tui.commands.storage",
+}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `babygpt-tui generate | head`
+        return 0
+    except UserError as e:  # only user errors are caught here; bugs keep their traceback
+        print(f"babygpt-tui: error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""The torch side: model, tokenizer, checkpoints, KV-cached generation, sampling, training.
+
+Never imports textual (a test enforces it)."""

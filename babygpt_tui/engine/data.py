@@ -1,0 +1,60 @@
+"""Corpus reading and the train/validation split.
+
+The split is by poem (blocks separated by blank lines), decided by a seeded shuffle, so no poem
+leaks into both sides — a character cut would put half of one poem in each.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from .errors import DataError
+
+BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+def read_corpus(path: str | Path) -> str:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: corpus not found; pass --data PATH to a UTF-8 text file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory; pass --data PATH to a UTF-8 text file") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); convert it to UTF-8") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror})") from None
+    if not text.strip():
+        raise DataError(f"{path}: corpus is empty")
+    return text
+
+
+def split_poems(text: str) -> list[str]:
+    return [p.strip("\n") for p in BLANK_LINES.split(text) if p.strip()]
+
+
+def join_poems(poems: list[str]) -> str:
+    return "\n\n".join(poems) + "\n" if poems else ""
+
+
+def train_val_split(text: str, val_fraction: float = 0.05, seed: int = 1337) -> tuple[str, str]:
+    """Split whole poems into train and validation text, reproducibly from `seed`."""
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"val fraction {val_fraction} is out of range (allowed: above 0 and below 1)")
+    poems = split_poems(text)
+    if len(poems) < 2:
+        raise DataError(
+            "corpus has fewer than 2 poems (blocks separated by a blank line); "
+            "a validation split needs at least 2"
+        )
+    order = list(range(len(poems)))
+    random.Random(seed).shuffle(order)
+    n_val = min(len(poems) - 1, max(1, round(len(poems) * val_fraction)))
+    val_idx = set(order[:n_val])
+    # Keep corpus order inside each side; the shuffle only decides membership.
+    train = [p for i, p in enumerate(poems) if i not in val_idx]
+    val = [p for i, p in enumerate(poems) if i in val_idx]
+    return join_poems(train), join_poems(val)

@@ -1,0 +1,222 @@
+"""Generation: prefill the prompt in one forward pass, then decode one token per step.
+
+`Generator.stream(request, cancel, params_source)` returns a `GenerationRun`: iterate it for
+`TokenEvent`s; `run.stats` is filled when it ends. Sampling params are read from
+`params_source()` before every token, so a UI can turn the knobs while text streams.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+
+from ..api import Alternative, GenerationRequest, GenStats, ModelInfo, SamplingParams, TokenEvent
+from .checkpoint import LoadedModel, load_checkpoint
+from .device import dtype_name, resolve_device, resolve_dtype
+from .errors import EngineError
+from .kvcache import KVCache
+from .model import BabyGPT
+from .sampling import sample
+from .tokenizer import CharTokenizer
+
+
+class Generator:
+    """A model on a device, its tokenizer and one KV cache. One generation at a time."""
+
+    def __init__(
+        self,
+        model: BabyGPT,
+        tokenizer: CharTokenizer,
+        device: str | torch.device = "cpu",
+        dtype: str | torch.dtype = "float32",
+        name: str = "model",
+        path: str = "",
+        sha256: str = "",
+        file_size: int = 0,
+    ) -> None:
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        cfg = model.config
+        self.dtype = resolve_dtype(dtype, self.device, cfg.n_embd) if isinstance(dtype, str) else dtype
+        self.model = model.to(device=self.device, dtype=self.dtype).fuse()
+        self.tokenizer = tokenizer
+        self.cache = KVCache.for_model(self.model)
+        self._lock = threading.Lock()
+        self._one = torch.zeros((1, 1), dtype=torch.long, device=self.device)  # reused decode input
+        self.info = ModelInfo(
+            name=name,
+            path=path,
+            n_params=self.model.num_params(),
+            vocab_size=cfg.vocab_size,
+            block_size=cfg.block_size,
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_embd=cfg.n_embd,
+            device=str(self.device),
+            dtype=dtype_name(self.dtype),
+            sha256=sha256,
+            file_size=file_size,
+            threads=torch.get_num_threads(),
+        )
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto") -> "Generator":
+        return cls(
+            loaded.model,
+            loaded.tokenizer,
+            device=device,
+            dtype=dtype,
+            name=loaded.path.name,
+            path=str(loaded.path),
+            sha256=loaded.sha256,
+            file_size=loaded.file_size,
+        )
+
+    @classmethod
+    def load(
+        cls, path: str | Path, vocab_from: str | Path | None = None, device: str = "auto", dtype: str = "auto"
+    ) -> "Generator":
+        return cls.from_loaded(load_checkpoint(path, vocab_from), device, dtype)
+
+    @property
+    def block_size(self) -> int:
+        return self.model.config.block_size
+
+    def unknown_chars(self, text: str) -> list[str]:
+        return self.tokenizer.unknown_chars(text)
+
+    def stream(
+        self,
+        request: GenerationRequest,
+        cancel: threading.Event | None = None,
+        params_source: Callable[[], SamplingParams] | None = None,
+    ) -> "GenerationRun":
+        return GenerationRun(self, request, cancel or threading.Event(), params_source or (lambda: request.params))
+
+    # -- the one forward path shared by prefill, decode and cache shifts
+
+    def prefill(self, ids: list[int]) -> torch.Tensor:
+        """Empty the cache, run `ids` from position 0, return the last position's logits."""
+        self.cache.reset()
+        idx = torch.tensor([ids], dtype=torch.long, device=self.device)
+        logits, _ = self.model(idx, cache=self.cache, pos=0, last_only=True)
+        self.cache.append(ids)
+        return logits[0, -1]
+
+    def decode(self, token: int) -> torch.Tensor:
+        """Feed one token at the next free position, return its logits."""
+        self._one.fill_(token)
+        logits, _ = self.model(self._one, cache=self.cache, pos=len(self.cache))
+        self.cache.append([token])
+        return logits[0, -1]
+
+
+class GenerationRun:
+    def __init__(
+        self,
+        gen: Generator,
+        request: GenerationRequest,
+        cancel: threading.Event,
+        params_source: Callable[[], SamplingParams],
+    ) -> None:
+        self.gen, self.request, self.cancel, self.params_source = gen, request, cancel, params_source
+        tok = gen.tokenizer
+        enc = tok.encode(request.prompt)
+        self.skipped_chars: tuple[str, ...] = tuple(enc.skipped)
+        ids = enc.ids or [tok.start_id()]  # empty prompt: start from the corpus separator
+        block = gen.block_size
+        self.prompt_cropped = len(ids) > block
+        self.prompt_ids = ids[-block:]
+        keep = request.context_keep if request.context_keep is not None else block // 2
+        if not 0 <= keep < block:
+            raise EngineError(f"context_keep = {keep} is out of range (allowed: 0 to {block - 1})")
+        self.keep = keep
+        self.stats: GenStats | None = None
+
+    def __iter__(self) -> Iterator[TokenEvent]:
+        with self.gen._lock, torch.inference_mode():
+            yield from self._generate()
+
+    def _generate(self) -> Iterator[TokenEvent]:
+        gen, req, tokenizer = self.gen, self.request, self.gen.tokenizer
+        rng = torch.Generator(device=gen.device).manual_seed(req.seed)
+        history = list(self.prompt_ids)
+        n_top = req.top_alternatives
+        count, shifts, shifted, reason, error = 0, 0, False, "length", ""
+        t_first = t_last = prefill_ms = 0.0
+        t0 = time.perf_counter()
+        try:
+            logits = gen.prefill(self.prompt_ids)
+            prefill_ms = (time.perf_counter() - t0) * 1000
+            while True:
+                params = self.params_source()
+                if count >= params.max_new_tokens:
+                    break
+                if self.cancel.is_set():
+                    reason = "stopped"
+                    break
+                raw = logits.float()
+                draw = sample(raw, params, history, rng)
+                token = req.forced_prefix[count] if count < len(req.forced_prefix) else draw.id
+                lse = torch.logsumexp(raw, 0)
+                now = time.perf_counter()
+                t_first = t_first or now
+                t_last = now
+                yield TokenEvent(
+                    id=token,
+                    text=tokenizer.chars[token],
+                    logprob=float(raw[token] - lse),
+                    position=len(self.prompt_ids) + count,
+                    step=count,
+                    cache_len=len(gen.cache),
+                    shifted=shifted,
+                    time=now,
+                    params=params,
+                    top_raw=_top(raw, n_top, tokenizer, lse) if n_top else (),
+                    top_warped=_top(draw.probs, n_top, tokenizer) if n_top else (),
+                    warped_prob=float(draw.probs[token]),
+                )
+                count += 1
+                history.append(token)
+                if count >= params.max_new_tokens:
+                    break  # no forward for a token nobody will read
+                shifted = gen.cache.full
+                if shifted:
+                    # Out of positions: keep the last tokens and re-prefill them from 0.
+                    shifts += 1
+                    logits = gen.prefill(gen.cache.shift(self.keep) + [token])
+                else:
+                    logits = gen.decode(token)
+        except GeneratorExit:
+            reason = "stopped"
+            raise
+        except Exception as e:
+            reason, error = "error", f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            decode_s = max(t_last - t_first, 0.0)
+            self.stats = GenStats(
+                tokens=count,
+                prompt_tokens=len(self.prompt_ids),
+                prefill_ms=prefill_ms,
+                decode_s=decode_s,
+                decode_tokens_per_s=(count - 1) / decode_s if count > 1 and decode_s > 0 else 0.0,
+                stop_reason=reason,  # type: ignore[arg-type]
+                seed=req.seed,
+                shifts=shifts,
+                skipped_chars=self.skipped_chars,
+                prompt_cropped=self.prompt_cropped,
+                error=error,
+            )
+
+
+def _top(x: torch.Tensor, n: int, tokenizer: CharTokenizer, lse: torch.Tensor | None = None) -> tuple[Alternative, ...]:
+    """Top-n alternatives: from logits (with their logsumexp) or from probabilities."""
+    values, ids = torch.topk(x, min(n, x.numel()))
+    probs = (values - lse).exp() if lse is not None else values
+    return tuple(
+        Alternative(int(i), tokenizer.chars[int(i)], float(p)) for i, p in zip(ids.tolist(), probs.tolist())
+    )

@@ -1,0 +1,91 @@
+"""The sampler: repetition penalty -> temperature (0 = greedy) -> top-k -> top-p -> min-p -> draw.
+
+Same order as HF transformers' logits processors. Every function takes 1-D float32 logits over the
+vocabulary and returns new logits in which cut tokens are -inf, so each warper is testable alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..api import SamplingParams
+
+# Below this a temperature is treated as 0: dividing by it would overflow to inf and give NaNs.
+GREEDY_BELOW = 1e-4
+NEG_INF = float("-inf")
+
+
+def repetition_penalty(logits: torch.Tensor, history: list[int], penalty: float, window: int) -> torch.Tensor:
+    """CTRL-style penalty on tokens seen in the last `window` ids: positive logits are divided
+    by `penalty`, negative ones multiplied, so a penalty > 1 always makes them less likely."""
+    if penalty == 1.0 or window <= 0 or not history:
+        return logits
+    ids = torch.tensor(sorted(set(history[-window:])), device=logits.device)
+    seen = logits[ids]
+    out = logits.clone()
+    out[ids] = torch.where(seen > 0, seen / penalty, seen * penalty)
+    return out
+
+
+def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    if k <= 0 or k >= logits.numel():
+        return logits
+    kth = torch.topk(logits, k).values[-1]
+    # Ties with the k-th value are kept (as in HF): they are equally likely, dropping some would
+    # be arbitrary.
+    return logits.masked_fill(logits < kth, NEG_INF)
+
+
+def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probability sums to at least p."""
+    if p >= 1.0:
+        return logits
+    sorted_logits, order = torch.sort(logits, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_before = torch.cumsum(probs, dim=-1) - probs
+    drop_sorted = mass_before > p  # the token that crosses p is kept; so is the most likely one
+    drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)
+    return logits.masked_fill(drop, NEG_INF)
+
+
+def min_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Drop tokens whose probability is below p times the most likely token's probability."""
+    if p <= 0.0:
+        return logits
+    probs = torch.softmax(logits, dim=-1)
+    return logits.masked_fill(probs < p * probs.max(), NEG_INF)
+
+
+def is_greedy(params: SamplingParams) -> bool:
+    return params.temperature < GREEDY_BELOW
+
+
+def warp(logits: torch.Tensor, params: SamplingParams, history: list[int]) -> torch.Tensor:
+    """Apply every warper in order; greedy returns logits where only the argmax is finite."""
+    x = repetition_penalty(logits.float(), history, params.repetition_penalty, params.repetition_window)
+    if is_greedy(params):
+        best = int(torch.argmax(x))
+        out = torch.full_like(x, NEG_INF)
+        out[best] = 0.0
+        return out
+    x = x / params.temperature
+    x = top_k(x, params.top_k)
+    x = top_p(x, params.top_p)
+    return min_p(x, params.min_p)
+
+
+@dataclass
+class Draw:
+    id: int
+    probs: torch.Tensor  # the warped distribution the token was drawn from
+
+
+def sample(
+    logits: torch.Tensor, params: SamplingParams, history: list[int], generator: torch.Generator | None
+) -> Draw:
+    probs = torch.softmax(warp(logits, params, history), dim=-1)
+    if is_greedy(params):
+        return Draw(int(torch.argmax(probs)), probs)
+    return Draw(int(torch.multinomial(probs, 1, generator=generator)), probs)
