@@ -46,6 +46,7 @@ class LoadedModel:
     sha256: str
     file_size: int
     metadata: dict
+    stored_dtype: str = "float32"  # dtype of the weights in the file (the model loads as float32)
 
 
 def file_sha256(path: Path) -> str:
@@ -229,6 +230,7 @@ def load_checkpoint(path: str | Path, vocab_from: str | Path | None = None) -> L
         sha256=file_sha256(path),
         file_size=path.stat().st_size,
         metadata=meta,
+        stored_dtype=str(next(iter(sd.values())).dtype).removeprefix("torch."),
     )
 
 

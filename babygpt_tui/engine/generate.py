@@ -37,7 +37,11 @@ class Generator:
         path: str = "",
         sha256: str = "",
         file_size: int = 0,
+        metadata: dict | None = None,
+        stored_dtype: str = "",
     ) -> None:
+        self.stored_dtype = stored_dtype or dtype_name(model.lm_head.weight.dtype)
+        self.metadata = metadata or {}
         self.device = resolve_device(device) if isinstance(device, str) else device
         cfg = model.config
         self.dtype = resolve_dtype(dtype, self.device, cfg.n_embd) if isinstance(dtype, str) else dtype
@@ -73,6 +77,8 @@ class Generator:
             path=str(loaded.path),
             sha256=loaded.sha256,
             file_size=loaded.file_size,
+            metadata=loaded.metadata,
+            stored_dtype=loaded.stored_dtype,
         )
 
     @classmethod

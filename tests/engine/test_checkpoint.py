@@ -1,0 +1,183 @@
+"""Native and upstream checkpoints load; every bad file is a one-line CheckpointError."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from babygpt_tui.engine.checkpoint import load_checkpoint, save_checkpoint
+from babygpt_tui.engine.errors import CheckpointError
+
+
+def upstream_state_dict(model) -> dict:
+    """What the original BabyGPT saves: our keys plus each head's `tril` mask buffer."""
+    sd = dict(model.state_dict())
+    block = model.config.block_size
+    for i in range(model.config.n_layer):
+        for h in range(model.config.n_head):
+            sd[f"blocks.{i}.sa.heads.{h}.tril"] = torch.tril(torch.ones(block, block))
+    return sd
+
+
+@pytest.fixture
+def upstream_pth(tmp_path: Path, tiny_model) -> Path:
+    path = tmp_path / "model.pth"
+    torch.save(upstream_state_dict(tiny_model), path)
+    return path
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path, tiny_corpus: str) -> Path:
+    path = tmp_path / "ci.txt"
+    path.write_text(tiny_corpus, encoding="utf-8")
+    return path
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k].float(), sb[k].float()) for k in sa)
+
+
+def test_native_round_trip_needs_nothing_else(tiny_checkpoint: Path, tiny_model, tiny_tokenizer) -> None:
+    loaded = load_checkpoint(tiny_checkpoint)
+    assert loaded.kind == "native"
+    assert loaded.tokenizer.chars == tiny_tokenizer.chars
+    assert loaded.model.config == tiny_model.config
+    assert same_weights(loaded.model, tiny_model)
+    assert len(loaded.sha256) == 64
+
+
+def test_upstream_pth_loads_with_corpus_vocab(upstream_pth: Path, corpus_file: Path, tiny_model) -> None:
+    loaded = load_checkpoint(upstream_pth, vocab_from=corpus_file)
+    assert loaded.kind == "upstream"
+    assert loaded.model.config.n_head == tiny_model.config.n_head
+    assert loaded.model.config.block_size == tiny_model.config.block_size
+    assert same_weights(loaded.model, tiny_model)
+
+
+def test_wrapped_and_compiled_state_dicts_load(tmp_path: Path, tiny_model, corpus_file: Path) -> None:
+    path = tmp_path / "wrapped.pth"
+    sd = {f"_orig_mod.{k}": v for k, v in tiny_model.state_dict().items()}
+    torch.save({"model": sd, "step": 3}, path)
+    assert same_weights(load_checkpoint(path, corpus_file).model, tiny_model)
+
+
+def test_bfloat16_file_keeps_its_dtype_on_record(tmp_path: Path, tiny_model, tiny_tokenizer) -> None:
+    path = save_checkpoint(tmp_path / "bf16.safetensors", tiny_model, tiny_tokenizer, dtype=torch.bfloat16)
+    fp32 = save_checkpoint(tmp_path / "fp32.safetensors", tiny_model, tiny_tokenizer)
+    loaded = load_checkpoint(path)
+    assert loaded.stored_dtype == "bfloat16"
+    assert path.stat().st_size < 0.6 * fp32.stat().st_size
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path: Path, tiny_model, tiny_tokenizer, monkeypatch) -> None:
+    path = save_checkpoint(tmp_path / "m.safetensors", tiny_model, tiny_tokenizer)
+    before = path.read_bytes()
+
+    def crash(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        save_checkpoint(path, tiny_model, tiny_tokenizer, dtype=torch.float16)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+# ---- every user-caused failure: one line, names the file
+
+
+def assert_one_line(err: CheckpointError, path: Path, *words: str) -> None:
+    msg = str(err)
+    assert "\n" not in msg and str(path) in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(tmp_path / "nope.safetensors")
+    assert_one_line(e.value, tmp_path / "nope.safetensors", "not found")
+
+
+def test_not_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    assert_one_line(e.value, path, "not a checkpoint")
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.999])
+def test_truncated_safetensors(tiny_checkpoint: Path, keep: float) -> None:
+    data = tiny_checkpoint.read_bytes()
+    tiny_checkpoint.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(tiny_checkpoint)
+    assert_one_line(e.value, tiny_checkpoint)
+
+
+def test_truncated_pth(upstream_pth: Path, corpus_file: Path) -> None:
+    data = upstream_pth.read_bytes()
+    upstream_pth.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(upstream_pth, corpus_file)
+    assert_one_line(e.value, upstream_pth, "corrupt")
+
+
+def test_wrong_key_layout(tmp_path: Path, corpus_file: Path) -> None:
+    path = tmp_path / "other.pth"
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, path)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path, corpus_file)
+    assert_one_line(e.value, path, "not a BabyGPT model")
+
+
+def test_shape_mismatch(tmp_path: Path, tiny_model, corpus_file: Path) -> None:
+    sd = dict(tiny_model.state_dict())
+    sd["blocks.1.ffwd.net.2.weight"] = torch.zeros(5, 5)
+    path = tmp_path / "bad.pth"
+    torch.save(sd, path)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path, corpus_file)
+    assert_one_line(e.value, path, "do not fit")
+
+
+def test_vocab_mismatch_names_both_numbers(upstream_pth: Path, tmp_path: Path, tiny_tokenizer) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("abc", encoding="utf-8")
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(upstream_pth, other)
+    assert_one_line(e.value, upstream_pth, str(tiny_tokenizer.vocab_size), "3")
+
+
+def test_upstream_without_corpus_says_how_to_fix(upstream_pth: Path) -> None:
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(upstream_pth)
+    assert_one_line(e.value, upstream_pth, "--vocab-from")
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/babygpt-tui-pwned",))
+
+
+def test_pickle_that_would_run_code_is_refused(tmp_path: Path, corpus_file: Path) -> None:
+    marker = Path("/tmp/babygpt-tui-pwned")
+    marker.unlink(missing_ok=True)
+    path = tmp_path / "evil.pth"
+    torch.save({"token_embedding_table.weight": Exploit()}, path)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path, corpus_file)
+    assert_one_line(e.value, path, "refused")
+    assert not marker.exists()
+
+
+def test_nan_weights_are_reported_as_corrupt(tmp_path: Path, tiny_model, tiny_tokenizer) -> None:
+    with torch.no_grad():
+        tiny_model.lm_head.weight[0, 0] = float("nan")
+    path = save_checkpoint(tmp_path / "nan.safetensors", tiny_model, tiny_tokenizer)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    assert_one_line(e.value, path, "NaN")

@@ -1,0 +1,163 @@
+"""KV-cached generation: exactness past block_size, reproducibility, live knobs, cancel."""
+
+import threading
+from dataclasses import replace
+
+import pytest
+import torch
+
+from babygpt_tui.api import GenerationRequest, ParamsHolder, SamplingParams
+from babygpt_tui.engine.errors import EngineError
+
+GREEDY = SamplingParams(temperature=0.0, max_new_tokens=60)
+
+
+def cropped_loop(model, ids: list[int], n: int) -> list[int]:
+    """The original no-cache loop: crop to the last block_size tokens, argmax, append."""
+    block = model.config.block_size
+    out = list(ids)
+    with torch.no_grad():
+        for _ in range(n):
+            logits, _ = model(torch.tensor([out[-block:]]))
+            out.append(int(torch.argmax(logits[0, -1])))
+    return out[len(ids) :]
+
+
+def generate_ids(gen, prompt: str, params: SamplingParams, **kw) -> list[int]:
+    return [ev.id for ev in gen.stream(GenerationRequest(prompt, params, **kw))]
+
+
+def test_generation_past_block_size_matches_cropped_loop(tiny_generator, tiny_tokenizer) -> None:
+    block = tiny_generator.block_size
+    n = 3 * block + 5
+    ids = tiny_tokenizer.encode("明月几时有").ids
+    ours = generate_ids(tiny_generator, "明月几时有", replace(GREEDY, max_new_tokens=n), context_keep=block - 1)
+    assert ours == cropped_loop(tiny_generator.model, ids, n)
+
+
+def test_default_context_keep_shifts_and_never_crashes(tiny_generator) -> None:
+    block = tiny_generator.block_size
+    run = tiny_generator.stream(GenerationRequest("明月", replace(GREEDY, max_new_tokens=4 * block)))
+    events = list(run)
+    assert len(events) == 4 * block
+    assert run.stats.shifts >= 3
+    assert all(ev.cache_len <= block for ev in events)
+    assert any(ev.shifted for ev in events)
+
+
+def test_same_seed_same_text_other_seed_differs(tiny_generator) -> None:
+    params = SamplingParams(temperature=1.0, max_new_tokens=40)
+    a = generate_ids(tiny_generator, "明月", params, seed=7)
+    assert a == generate_ids(tiny_generator, "明月", params, seed=7)
+    assert a != generate_ids(tiny_generator, "明月", params, seed=8)
+
+
+def test_empty_prompt_starts_from_newline(tiny_generator, tiny_tokenizer) -> None:
+    run = tiny_generator.stream(GenerationRequest("", replace(GREEDY, max_new_tokens=3)))
+    assert run.prompt_ids == [tiny_tokenizer.stoi["\n"]]
+    assert len(list(run)) == 3
+
+
+def test_long_prompt_is_cropped_and_reported(tiny_generator) -> None:
+    run = tiny_generator.stream(GenerationRequest("明月几时有" * 20, replace(GREEDY, max_new_tokens=2)))
+    assert run.prompt_cropped and len(run.prompt_ids) == tiny_generator.block_size
+    list(run)
+    assert run.stats.prompt_cropped
+
+
+def test_unknown_characters_are_skipped_and_reported(tiny_generator) -> None:
+    run = tiny_generator.stream(GenerationRequest("明Zq月", replace(GREEDY, max_new_tokens=2)))
+    assert run.skipped_chars == ("Z", "q")
+    list(run)
+    assert run.stats.skipped_chars == ("Z", "q")
+
+
+def test_params_are_read_before_every_token(tiny_generator) -> None:
+    holder = ParamsHolder(SamplingParams(temperature=1.0, max_new_tokens=30))
+    seen = []
+    run = tiny_generator.stream(GenerationRequest("明月", holder.get()), params_source=holder.get)
+    for ev in run:
+        seen.append(ev.params.temperature)
+        if ev.step == 9:
+            holder.set(replace(holder.get(), temperature=0.0))
+    assert seen[:10] == [1.0] * 10 and seen[10:] == [0.0] * 20
+
+
+def test_max_new_tokens_changes_live(tiny_generator) -> None:
+    holder = ParamsHolder(SamplingParams(max_new_tokens=500))
+    events = []
+    for ev in tiny_generator.stream(GenerationRequest("明", holder.get()), params_source=holder.get):
+        events.append(ev)
+        holder.set(replace(holder.get(), max_new_tokens=5))
+    assert len(events) == 5
+
+
+def test_cancel_stops_at_once_and_keeps_partial(tiny_generator) -> None:
+    cancel = threading.Event()
+    run = tiny_generator.stream(GenerationRequest("明", replace(GREEDY, max_new_tokens=1000)), cancel=cancel)
+    got = []
+    for ev in run:
+        got.append(ev)
+        if len(got) == 7:
+            cancel.set()
+    assert len(got) == 7
+    assert run.stats.stop_reason == "stopped" and run.stats.tokens == 7
+
+
+def test_logprob_is_under_the_raw_distribution(tiny_generator) -> None:
+    model = tiny_generator.model
+    params = SamplingParams(temperature=0.3, top_k=3, max_new_tokens=1)
+    ev = next(iter(tiny_generator.stream(GenerationRequest("明月", params, seed=1))))
+    ids = tiny_generator.tokenizer.encode("明月").ids
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([ids]))
+    expected = torch.log_softmax(logits[0, -1], -1)[ev.id]
+    assert abs(ev.logprob - float(expected)) < 1e-4
+    assert ev.warped_prob >= torch.exp(expected).item()  # warping concentrates on kept tokens
+
+
+def test_top_alternatives_are_sorted_probabilities(tiny_generator) -> None:
+    params = SamplingParams(temperature=1.0, top_k=2, max_new_tokens=3)
+    for ev in tiny_generator.stream(GenerationRequest("明", params, top_alternatives=5)):
+        raw = [a.prob for a in ev.top_raw]
+        assert raw == sorted(raw, reverse=True) and len(raw) == 5
+        assert sum(a.prob > 0 for a in ev.top_warped) <= 2  # top-k 2 cut the rest
+
+
+def test_forced_prefix_is_emitted_before_sampling(tiny_generator, tiny_tokenizer) -> None:
+    forced = tuple(tiny_tokenizer.encode("花落").ids)
+    ids = generate_ids(tiny_generator, "明", replace(GREEDY, max_new_tokens=5), forced_prefix=forced)
+    assert tuple(ids[:2]) == forced and len(ids) == 5
+
+
+def test_stats_report_prefill_and_decode_rate(tiny_generator) -> None:
+    run = tiny_generator.stream(GenerationRequest("明月", replace(GREEDY, max_new_tokens=20)))
+    list(run)
+    s = run.stats
+    assert s.tokens == 20 and s.prompt_tokens == 2 and s.stop_reason == "length"
+    assert s.prefill_ms > 0 and s.decode_tokens_per_s > 0
+
+
+@pytest.mark.parametrize("keep", [-1, 16, 100])
+def test_context_keep_out_of_range_is_a_user_error(tiny_generator, keep: int) -> None:
+    with pytest.raises(EngineError, match="context_keep"):
+        tiny_generator.stream(GenerationRequest("明", GREEDY, context_keep=keep))
+
+
+def test_exception_mid_generation_marks_error(tiny_generator, monkeypatch) -> None:
+    calls = {"n": 0}
+    real = tiny_generator.decode
+
+    def flaky(token: int):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("injected")
+        return real(token)
+
+    monkeypatch.setattr(tiny_generator, "decode", flaky)
+    run = tiny_generator.stream(GenerationRequest("明", replace(GREEDY, max_new_tokens=10)))
+    with pytest.raises(RuntimeError):
+        list(run)
+    assert run.stats.stop_reason == "error" and "injected" in run.stats.error
+    monkeypatch.setattr(tiny_generator, "decode", real)
+    assert len(generate_ids(tiny_generator, "明", replace(GREEDY, max_new_tokens=4))) == 4
