@@ -16,23 +16,30 @@ from .errors import UserError
 USAGE_ERROR = 2
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="a .safetensors or upstream model.pth (default: the bundled Song-ci model)")
-    p.add_argument("--vocab-from", metavar="CORPUS", help="training text of an upstream model.pth (its vocab)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N or mps")
-    p.add_argument("--dtype", default=None, help="auto (default), float32, bfloat16 or float16")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: one per core)")
+# Model and sampling flags are accepted before and after the subcommand. In a subparser their
+# default is SUPPRESS: argparse would otherwise overwrite a value given before the subcommand
+# with the subparser's default None.
 
 
-def _add_sampling_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-new-tokens", type=int, default=None)
-    p.add_argument("--temperature", type=float, default=None, help="0 = greedy")
-    p.add_argument("--top-k", type=int, default=None, help="0 = off")
-    p.add_argument("--top-p", type=float, default=None, help="1.0 = off")
-    p.add_argument("--min-p", type=float, default=None, help="0 = off")
-    p.add_argument("--repetition-penalty", type=float, default=None, help="1.0 = off")
-    p.add_argument("--seed", type=int, default=None, help="fixed seed (default: random, printed)")
-    p.add_argument("--context-keep", type=int, default=None, help="tokens kept when the context window is full")
+def _add_model_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
+    d = argparse.SUPPRESS if sub else None
+    p.add_argument("--model", default=d, help="a .safetensors or upstream model.pth (default: the bundled Song-ci model)")
+    p.add_argument("--vocab-from", default=d, metavar="CORPUS", help="training text of an upstream model.pth (its vocab)")
+    p.add_argument("--device", default=d, help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", default=d, help="auto (default), float32, bfloat16 or float16")
+    p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
+
+
+def _add_sampling_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
+    d = argparse.SUPPRESS if sub else None
+    p.add_argument("--max-new-tokens", type=int, default=d)
+    p.add_argument("--temperature", type=float, default=d, help="0 = greedy")
+    p.add_argument("--top-k", type=int, default=d, help="0 = off")
+    p.add_argument("--top-p", type=float, default=d, help="1.0 = off")
+    p.add_argument("--min-p", type=float, default=d, help="0 = off")
+    p.add_argument("--repetition-penalty", type=float, default=d, help="1.0 = off")
+    p.add_argument("--seed", type=int, default=d, help="fixed seed (default: random, printed)")
+    p.add_argument("--context-keep", type=int, default=d, help="tokens kept when the context window is full")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With no subcommand, opens the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    _add_model_args(parser)
+    _add_model_args(parser, sub=False)
+    _add_sampling_args(parser, sub=False)
     parser.add_argument("--session", metavar="NAME", help="open (or create) this session at start-up")
     parser.add_argument("--config", metavar="PATH", help="config.toml to use (default: the user config path)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

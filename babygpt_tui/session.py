@@ -1,15 +1,37 @@
 """Sessions: what a person chatted, with everything needed to reproduce each turn. No torch.
 
-(Data model only so far; atomic save/load, listing and export are issue #6.)
+This module is the data model and its file format; `session_store.SessionStore` keeps the files
+(atomic saves, listing, rename, delete) and `session_export` renders Markdown and JSON.
+
+File format, schema_version 1 (one UTF-8 JSON object per session):
+    {"schema_version": 1, "name", "created_at", "updated_at", "model": {"name", "sha256"},
+     "params": {<SamplingParams fields>}, "seed_mode", "fixed_seed", "context_mode",
+     "turns": [{"prompt", "reply", "stop_reason", "params", "seed", "context_mode", "model",
+                "tokens", "decode_tokens_per_s", "prefill_ms", "started_at", "finished_at",
+                "error", "token_info"}, ...]}
+Loading checks every field's type (a wrong shape is a SessionError naming the field, never a
+crash later in the UI), migrates older schema versions step by step, and refuses newer ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable
 
 from .api import ContextMode, SamplingParams, StopReason
+from .errors import UserError
+from .session_migrations import migrate
 
 SCHEMA_VERSION = 1
+SEED_MODES = ("random", "fixed")
+STOP_REASONS = ("length", "stopped", "error")
+CONTEXT_MODES = ("fresh", "continue")
+
+
+class SessionError(UserError):
+    """A session file that cannot be read or written; the message names the file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -52,5 +74,221 @@ class Session:
     fixed_seed: int = 0
     context_mode: ContextMode = "fresh"
     created_at: str = ""
-    updated_at: str = ""
+    updated_at: str = ""  # set by every save: the "last used" of the sessions list
     schema_version: int = SCHEMA_VERSION
+    model: ModelRef = field(default_factory=lambda: ModelRef(""))  # the model the session has open
+
+    @property
+    def current_model(self) -> ModelRef:
+        """The session's model, else the one of its last turn (for the sessions list)."""
+        if self.model.name or not self.turns:
+            return self.model
+        return self.turns[-1].model
+
+
+def utc_now() -> str:
+    """A timestamp for created_at/updated_at/started_at: ISO 8601, UTC, milliseconds."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def session_to_dict(session: Session) -> dict[str, Any]:
+    """The JSON document of a session (always the current schema version)."""
+    data = asdict(session)  # SamplingParams and ModelRef become plain dicts
+    # Version, name and sidebar settings first, the long list of turns last: easy to read by eye.
+    order = ["schema_version", "name", "created_at", "updated_at", "model", "params", "seed_mode",
+             "fixed_seed", "context_mode", "turns"]
+    return {key: SCHEMA_VERSION if key == "schema_version" else data[key] for key in order}
+
+
+def dumps_session(session: Session) -> bytes:
+    """Readable JSON (indented), except token_info, which stays one compact line per turn."""
+    data = session_to_dict(session)
+    compact: list[str] = []
+    for turn in data["turns"]:
+        compact.append(json.dumps(turn["token_info"], ensure_ascii=False, separators=(",", ":")))
+        turn["token_info"] = f"\x00token_info {len(compact) - 1}\x00"  # placeholder, swapped below
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    for i, dumped in enumerate(compact):
+        text = text.replace(json.dumps(f"\x00token_info {i}\x00"), dumped, 1)
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. pasted bytes) has no UTF-8 form: fall back to \u escapes, which
+        # round-trip exactly.
+        data = session_to_dict(session)
+        return (json.dumps(data, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+
+
+def loads_session(raw: bytes | str, origin: str = "session") -> Session:
+    """Parse, migrate and check a session file's contents; SessionError if it is not one."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")  # tolerate a BOM added by a Windows editor
+        except UnicodeDecodeError as e:
+            raise SessionError(f"{origin}: not UTF-8 text (byte {e.start})") from None
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise SessionError(f"{origin}: not a session file (JSON nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError, or an integer with too many digits
+        raise SessionError(f"{origin}: not valid JSON ({e})") from None
+    return session_from_dict(data, origin)
+
+
+class _Bad(Exception):
+    """A field with the wrong type or value; the message starts with the field's path."""
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # JSON true must not pass as 1
+
+
+def _str(v: Any, where: str) -> str:
+    if not isinstance(v, str):
+        raise _Bad(f"{where}: expected a string, got {_show(v)}")
+    return v
+
+
+def _count(v: Any, where: str) -> int:
+    if not _is_int(v) or v < 0:
+        raise _Bad(f"{where}: expected a whole number of 0 or more, got {_show(v)}")
+    return v
+
+
+def _seed(v: Any, where: str) -> int:
+    if not _is_int(v) or not 0 <= v < 2**64:  # what torch.Generator.manual_seed accepts
+        raise _Bad(f"{where}: expected a seed from 0 to 2**64 - 1, got {_show(v)}")
+    return v
+
+
+def _number(v: Any, where: str) -> float:
+    if not (_is_int(v) or isinstance(v, float)):
+        raise _Bad(f"{where}: expected a number, got {_show(v)}")
+    try:
+        return float(v)
+    except OverflowError:
+        raise _Bad(f"{where}: expected a number, got a {len(str(v))}-digit integer") from None
+
+
+def _list(v: Any, where: str) -> list:
+    if not isinstance(v, list):
+        raise _Bad(f"{where}: expected a list, got {_show(v)}")
+    return v
+
+
+def _choice(options: tuple[str, ...], optional: bool = False) -> Callable[[Any, str], Any]:
+    def check(v: Any, where: str) -> Any:
+        if not (v in options and isinstance(v, str)) and not (optional and v is None):
+            allowed = ", ".join(options) + (" or null" if optional else "")
+            raise _Bad(f"{where}: expected one of {allowed}, got {_show(v)}")
+        return v
+
+    return check
+
+
+def _object(v: Any, where: str) -> dict:
+    if not isinstance(v, dict):
+        raise _Bad(f"{where}: expected a JSON object, got {_show(v)}" if where
+                   else f"not a session file (expected a JSON object, got {_show(v)})")
+    return v
+
+
+def _params(v: Any, where: str) -> SamplingParams:
+    """Missing knobs take their defaults (a file from before a knob existed); values are range-checked."""
+    v = _object(v, where)
+    given: dict[str, Any] = {}
+    for f in fields(SamplingParams):
+        if f.name in v:
+            if isinstance(f.default, int):
+                given[f.name] = _count(v[f.name], f"{where}.{f.name}")
+            else:
+                given[f.name] = _number(v[f.name], f"{where}.{f.name}")
+    params = SamplingParams(**given)
+    try:
+        params.validate()
+    except ValueError as e:
+        raise _Bad(f"{where}: {e}") from None
+    return params
+
+
+def _model(v: Any, where: str) -> ModelRef:
+    v = _object(v, where)
+    return ModelRef(_get(v, "name", where, _str), _get(v, "sha256", where, _str, ""))
+
+
+_REQUIRED = object()
+
+
+def _get(d: dict, key: str, where: str, check: Callable[[Any, str], Any], default: Any = _REQUIRED) -> Any:
+    path = f"{where}.{key}" if where else key
+    if key not in d:
+        if default is _REQUIRED:
+            raise _Bad(f"{path}: missing")
+        return default
+    return check(d[key], path)
+
+
+def _turn(v: Any, where: str) -> Turn:
+    v = _object(v, where)
+    return Turn(
+        prompt=_get(v, "prompt", where, _str),
+        reply=_get(v, "reply", where, _str, ""),
+        stop_reason=_get(v, "stop_reason", where, _choice(STOP_REASONS, optional=True), None),
+        params=_get(v, "params", where, _params, SamplingParams()),
+        seed=_get(v, "seed", where, _seed, 0),
+        context_mode=_get(v, "context_mode", where, _choice(CONTEXT_MODES), "fresh"),
+        model=_get(v, "model", where, _model, ModelRef("")),
+        tokens=_get(v, "tokens", where, _count, 0),
+        decode_tokens_per_s=_get(v, "decode_tokens_per_s", where, _number, 0.0),
+        prefill_ms=_get(v, "prefill_ms", where, _number, 0.0),
+        started_at=_get(v, "started_at", where, _str, ""),
+        finished_at=_get(v, "finished_at", where, _str, ""),
+        error=_get(v, "error", where, _str, ""),
+        token_info=_get(v, "token_info", where, _list, []),
+    )
+
+
+def session_from_dict(data: Any, origin: str = "session") -> Session:
+    """A Session from a parsed JSON document of any known schema version, or SessionError."""
+    try:
+        data = _object(data, "")
+        version = data.get("schema_version", 0)  # the draft format had no version: 0
+        if not _is_int(version) or version < 0:
+            raise _Bad(f"schema_version: expected a whole number, got {_show(version)}")
+        if version > SCHEMA_VERSION:
+            raise _Bad(
+                f"written by a newer babygpt-tui (session schema {version}; this version reads up to "
+                f"{SCHEMA_VERSION}); upgrade babygpt-tui to open it"
+            )
+        data = migrate(data, version, SCHEMA_VERSION)
+        turns = _get(data, "turns", "", _list, [])
+        return Session(
+            name=_get(data, "name", "", _str),
+            turns=[_turn(t, f"turns[{i}]") for i, t in enumerate(turns)],
+            params=_get(data, "params", "", _params, SamplingParams()),
+            seed_mode=_get(data, "seed_mode", "", _choice(SEED_MODES), "random"),
+            fixed_seed=_get(data, "fixed_seed", "", _seed, 0),
+            context_mode=_get(data, "context_mode", "", _choice(CONTEXT_MODES), "fresh"),
+            created_at=_get(data, "created_at", "", _str, ""),
+            updated_at=_get(data, "updated_at", "", _str, ""),
+            model=_get(data, "model", "", _model, ModelRef("")),
+        )
+    except _Bad as e:
+        raise SessionError(f"{origin}: {e}") from None
+
+
+def __getattr__(name: str) -> Any:
+    # `from babygpt_tui.session import SessionStore` works without a circular import at load time.
+    if name == "SessionStore":
+        from .session_store import SessionStore
+
+        return SessionStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

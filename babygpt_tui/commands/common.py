@@ -7,8 +7,7 @@ import random
 from importlib import resources
 from pathlib import Path
 
-from ..api import SamplingParams
-from ..errors import UserError
+from ..config import Settings, resolve_settings
 
 BUNDLED_MODEL = "models/songci-small.safetensors"
 
@@ -18,46 +17,32 @@ def bundled_model_path() -> Path:
     return Path(str(resources.files("babygpt_tui.assets") / BUNDLED_MODEL))
 
 
-def model_path(args: argparse.Namespace) -> Path:
-    return Path(args.model) if getattr(args, "model", None) else bundled_model_path()
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Effective settings: flags > config.toml > built-in defaults (range-checked)."""
+    return resolve_settings(args)[0]
 
 
-def load_generator(args: argparse.Namespace):
-    """Load the model named by --model/--vocab-from/--device/--dtype/--threads."""
+def load_generator(args: argparse.Namespace, settings: Settings | None = None, dtype: str | None = None):
+    """Load the model the settings name, on their device/dtype/threads (`dtype` overrides)."""
     import torch
 
     from ..engine.generate import Generator
 
-    threads = getattr(args, "threads", None)
-    if threads is not None:
-        if threads < 1:
-            raise UserError(f"--threads = {threads} must be at least 1")
-        torch.set_num_threads(threads)
+    settings = settings or settings_from_args(args)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     return Generator.load(
-        model_path(args),
-        getattr(args, "vocab_from", None),
-        device=getattr(args, "device", None) or "auto",
-        dtype=getattr(args, "dtype", None) or "auto",
+        Path(settings.model) if settings.model else bundled_model_path(),
+        settings.vocab_from,
+        device=settings.device,
+        dtype=dtype or settings.dtype,
     )
 
 
-def sampling_from_args(args: argparse.Namespace, base: SamplingParams | None = None) -> SamplingParams:
-    """SamplingParams from the flags that were given, on top of `base`; range-checked."""
-    from dataclasses import replace
-
-    given = {
-        name: getattr(args, name)
-        for name in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "max_new_tokens")
-        if getattr(args, name, None) is not None
-    }
-    params = replace(base or SamplingParams(), **given)
-    try:
-        params.validate()
-    except ValueError as e:
-        raise UserError(f"--{str(e).replace('_', '-')}") from None
-    return params
+def seed_of(settings: Settings) -> int:
+    """The fixed seed, or a fresh random one (always reported, so any output can be reproduced)."""
+    return settings.seed if settings.seed is not None else random.randrange(2**31)
 
 
-def seed_from_args(args: argparse.Namespace) -> int:
-    seed = getattr(args, "seed", None)
-    return seed if seed is not None else random.randrange(2**31)
+def model_path(args: argparse.Namespace) -> Path:
+    return Path(args.model) if getattr(args, "model", None) else bundled_model_path()

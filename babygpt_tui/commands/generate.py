@@ -8,19 +8,19 @@ import sys
 
 from ..api import GenerationRequest, GenStats
 from ..errors import UserError
-from .common import load_generator, sampling_from_args, seed_from_args
+from .common import load_generator, seed_of, settings_from_args
 
 
 def run(args: argparse.Namespace) -> int:
-    params = sampling_from_args(args)
+    settings = settings_from_args(args)
     if args.top_alternatives < 0:
         raise UserError(f"--top-alternatives = {args.top_alternatives} must be 0 or more")
-    gen = load_generator(args)
+    gen = load_generator(args, settings)
     request = GenerationRequest(
         prompt=args.prompt,
-        params=params,
-        seed=seed_from_args(args),
-        context_keep=args.context_keep,
+        params=settings.sampling,
+        seed=seed_of(settings),
+        context_keep=settings.context_keep,
         top_alternatives=args.top_alternatives if args.json else 0,
     )
     run = gen.stream(request)

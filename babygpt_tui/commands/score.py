@@ -16,13 +16,12 @@ from .common import load_generator
 
 
 def run(args: argparse.Namespace) -> int:
-    # Scores are compared across runs and with the model card: default to float32, not "auto".
-    args.dtype = args.dtype or "float32"
     text = read_corpus(args.file)
     if args.split != "all":
         train, val = train_val_split(text, args.val_fraction, args.split_seed)
         text = val if args.split == "val" else train
-    gen = load_generator(args)
+    # Scores are compared across runs and with the model card: float32 unless --dtype says otherwise.
+    gen = load_generator(args, dtype=args.dtype or "float32")
     block = gen.block_size
     stride = args.stride or block // 2
     if not 1 <= stride <= block:

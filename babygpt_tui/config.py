@@ -1,0 +1,276 @@
+"""Settings: built-in defaults < config.toml < command-line flags, each value with its source.
+
+`config.toml` is read with `tomllib` and checked key by key, so a mistake is reported as one line
+naming the file, the key, the value and what is allowed (a `ConfigError`: the CLI exits 2, the
+TUI shows an error screen). The result is a frozen `Settings`; the sampling part is the engine's
+own `api.SamplingParams`, so a new sampling knob needs no change here. No torch, no textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import paths
+from .api import SamplingParams
+from .errors import UserError
+
+DEFAULT_SOURCE = "default"
+CLI_SOURCE = "command line"
+SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes 64-bit seeds; stay clear of the sign bit
+DEVICE_RE = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
+DTYPES = {"auto": "auto", "float32": "float32", "bfloat16": "bfloat16", "float16": "float16",
+          "fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+THEME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+Sources = dict[str, str]  # dotted key ("sampling.top_k") -> "default", a config path or "command line"
+
+
+class ConfigError(UserError):
+    """A config file or flag value the user has to fix; the message names file, key and value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # None: the bundled model
+    vocab_from: str | None = None  # corpus whose characters are an upstream model.pth's vocabulary
+    device: str = "auto"
+    dtype: str = "auto"
+    threads: int = 0  # 0: torch's default (one per core)
+    context_keep: int | None = None  # None: the engine's default (half the context window)
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    seed: int | None = None  # None: a fresh random seed for every reply
+    theme: str = "textual-dark"
+    autosave: bool = True
+
+
+class _Invalid(Exception):
+    """Raised by a checker; carries what would have been allowed."""
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML (true, "text", 1.5), shortened if huge."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # TOML true is a Python int subclass
+
+
+def _path(v: Any) -> str | None:
+    if not isinstance(v, str) or "\0" in v:
+        raise _Invalid('a file path as a string, or "" for none')
+    return v or None
+
+
+def _device(v: Any) -> str:
+    if not isinstance(v, str) or not DEVICE_RE.fullmatch(v.lower()):
+        raise _Invalid('"auto", "cpu", "cuda", "cuda:N" or "mps"')
+    return v.lower()
+
+
+def _dtype(v: Any) -> str:
+    if not isinstance(v, str) or v.lower() not in DTYPES:
+        raise _Invalid('"auto", "float32", "bfloat16" or "float16"')
+    return DTYPES[v.lower()]
+
+
+def _threads(v: Any) -> int:
+    if not _is_int(v) or not 0 <= v <= 1024:
+        raise _Invalid("an integer from 0 (one per core) to 1024")
+    return v
+
+
+def _context_keep(v: Any) -> int | None:
+    if v == "auto":
+        return None
+    if not _is_int(v) or v < 0:
+        raise _Invalid('"auto" or an integer of 0 or more (below the model\'s block_size)')
+    return v
+
+
+def _seed(v: Any) -> int | None:
+    if v == "random":
+        return None
+    if not _is_int(v) or not 0 <= v <= SEED_MAX:
+        raise _Invalid(f'"random" or an integer from 0 to {SEED_MAX}')
+    return v
+
+
+def _theme(v: Any) -> str:
+    # Which themes exist is the TUI's business (it falls back to the default for an unknown one).
+    if not isinstance(v, str) or not THEME_RE.fullmatch(v):
+        raise _Invalid('a theme name such as "textual-dark", "nord" or "gruvbox"')
+    return v
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _Invalid("true or false")
+    return v
+
+
+def _sampling_checker(name: str, kind: type) -> Callable[[Any], Any]:
+    """Type check by the field's default, range check by SamplingParams.validate itself."""
+
+    def check(v: Any) -> Any:
+        if kind is int and not _is_int(v):
+            raise _Invalid("an integer")
+        if kind is float:
+            if not (_is_int(v) or isinstance(v, float)):
+                raise _Invalid("a number")
+            try:
+                v = float(v)  # an int too big for a float raises OverflowError
+            except OverflowError:
+                raise _Invalid("a number") from None
+            if not math.isfinite(v):
+                raise _Invalid("a finite number")
+        try:
+            replace(SamplingParams(), **{name: v}).validate()
+        except ValueError as e:
+            allowed = re.search(r"\(allowed: (.*)\)$", str(e))
+            raise _Invalid(allowed.group(1) if allowed else str(e)) from None
+        return v
+
+    return check
+
+
+# Every key, in the order `config show` prints them: dotted TOML key -> checker.
+KEYS: dict[str, Callable[[Any], Any]] = {
+    "model": _path, "vocab_from": _path, "device": _device, "dtype": _dtype, "threads": _threads,
+    "context_keep": _context_keep, "theme": _theme, "autosave": _bool,
+    **{f"sampling.{f.name}": _sampling_checker(f.name, type(f.default)) for f in fields(SamplingParams)},
+    "sampling.seed": _seed,
+}
+SECTIONS = {"sampling"}
+PATH_KEYS = ("model", "vocab_from")
+
+
+def flag_name(key: str) -> str:
+    """The command-line flag for a dotted key: sampling.top_k -> --top-k."""
+    return "--" + key.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def check_value(key: str, value: Any, origin: str, shown_key: str | None = None) -> Any:
+    """The value converted for Settings, or ConfigError naming origin, key, value and what's allowed."""
+    try:
+        return KEYS[key](value)
+    except _Invalid as e:
+        raise ConfigError(f"{origin}: {shown_key or key} = {_show(value)} is not allowed; use {e}") from None
+
+
+def _unknown(key: str, origin: str) -> ConfigError:
+    names = list(KEYS) + [k.rsplit(".", 1)[-1] for k in KEYS]
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], names, n=1)
+    hint = ""
+    if close:
+        full = next(k for k in KEYS if k == close[0] or k.endswith("." + close[0]))
+        hint = f" (did you mean {full!r}?)"
+    return ConfigError(f"{origin}: unknown key {key!r}{hint}; see config.example.toml for every key")
+
+
+def parse_config_data(data: Mapping[str, Any], origin: str = "config.toml") -> dict[str, Any]:
+    """Check a parsed TOML document; return the values it sets, by dotted key."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: {key} = {_show(value)} is not allowed; use a [{key}] table")
+            for sub, subvalue in value.items():
+                dotted = f"{key}.{sub}"
+                if dotted not in KEYS:
+                    raise _unknown(dotted, origin)
+                values[dotted] = check_value(dotted, subvalue, origin)
+        elif key in KEYS:
+            values[key] = check_value(key, value, origin)
+        else:
+            raise _unknown(key, origin)
+    return values
+
+
+def parse_config_text(text: str | bytes, origin: str = "config.toml") -> dict[str, Any]:
+    """Parse and check config.toml text (see parse_config_data)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{origin}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{origin}: not valid TOML: {e}") from None
+    return parse_config_data(data, origin)
+
+
+def read_config_file(path: Path, missing_ok: bool = False) -> dict[str, Any]:
+    """The checked values a config file sets; {} if it does not exist and missing_ok."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return {}
+        raise ConfigError(f"{path}: no such config file (create one with `babygpt-tui config init`)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    return parse_config_text(raw, origin=str(path))
+
+
+def defaults() -> dict[str, Any]:
+    """The built-in default of every key, by dotted key."""
+    return settings_values(Settings())
+
+
+def settings_values(settings: Settings) -> dict[str, Any]:
+    """Settings flattened to dotted keys, in KEYS order (for display and comparison)."""
+    out: dict[str, Any] = {}
+    for key in KEYS:
+        if key == "sampling.seed":
+            out[key] = settings.seed
+        elif key.startswith("sampling."):
+            out[key] = getattr(settings.sampling, key.split(".", 1)[1])
+        else:
+            out[key] = getattr(settings, key)
+    return out
+
+
+def _build(values: Mapping[str, Any]) -> Settings:
+    top = {k: v for k, v in values.items() if "." not in k}
+    sampling = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("sampling.") and k != "sampling.seed"}
+    return Settings(**top, sampling=SamplingParams(**sampling), seed=values["sampling.seed"])
+
+
+def resolve_settings(
+    args: argparse.Namespace | None = None, config_path: Path | str | None = None
+) -> tuple[Settings, Sources]:
+    """Effective settings and the source of each: flags > config file > built-in defaults.
+
+    The config file is `config_path`, else `args.config` (--config), else the user config path;
+    only the user config path may be missing (an explicitly named file must exist).
+    """
+    explicit = config_path or getattr(args, "config", None)
+    path = Path(explicit) if explicit else paths.config_path()
+    values, sources = defaults(), {key: DEFAULT_SOURCE for key in KEYS}
+    for key, value in read_config_file(path, missing_ok=not explicit).items():
+        if key in PATH_KEYS and value is not None:
+            # A relative path in a config file means "next to this file", whatever the cwd is.
+            value = str(path.parent / Path(value).expanduser())
+        values[key], sources[key] = value, str(path)
+    for key in KEYS:
+        attr = key.rsplit(".", 1)[-1]
+        given = getattr(args, attr, None) if args is not None else None
+        if given is not None:
+            values[key] = check_value(key, given, CLI_SOURCE, shown_key=flag_name(key))
+            sources[key] = CLI_SOURCE
+    return _build(values), sources

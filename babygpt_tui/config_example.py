@@ -1,0 +1,73 @@
+"""The text of config.example.toml, so `config init` works from an installed wheel too.
+
+The repository's config.example.toml is a copy of this string (tests/test_config.py checks they
+match and that every key is documented with its built-in default).
+"""
+
+EXAMPLE_CONFIG = """\
+# babygpt-tui configuration.
+#
+# `babygpt-tui config init` copies this file to your config path (`babygpt-tui paths` prints it).
+# Every key is optional: each commented-out line below shows the built-in default; uncomment a
+# line to change it. Command-line flags override this file, and `babygpt-tui config show`
+# prints the effective settings and where each one came from. An unknown key or a bad value is
+# an error that names the key, so a typo never goes unnoticed.
+
+# The model: a native .safetensors file or an upstream BabyGPT model.pth. A relative path is
+# relative to this file's folder; "~" is your home. "" means the bundled Song-ci model.
+# model = ""
+
+# The training text of an upstream model.pth: its characters are the model's vocabulary.
+# Not needed for a .safetensors file, which carries its own vocabulary. Paths work as for
+# model. "" means none.
+# vocab_from = ""
+
+# Where the model runs: "auto" (CUDA, else MPS, else CPU), "cpu", "cuda", "cuda:N" or "mps".
+# device = "auto"
+
+# Weight precision: "auto" (the fastest here), "float32", "bfloat16" or "float16".
+# dtype = "auto"
+
+# CPU threads for torch; 0 means torch's default (one per core).
+# threads = 0
+
+# Tokens kept when the context window is full and the model slides on: "auto" (half the
+# window) or a number from 0 to block_size - 1 (block_size - 1 matches upstream exactly).
+# context_keep = "auto"
+
+# Colour theme of the TUI: any Textual theme, e.g. textual-dark, textual-light, nord, gruvbox,
+# dracula, tokyo-night, monokai, flexoki, solarized-dark, catppuccin-mocha.
+# theme = "textual-dark"
+
+# Save the session after every finished or stopped reply, and on quit.
+# autosave = true
+
+[sampling]
+# Defaults of the sampling sidebar; "Save as defaults" in the TUI rewrites this section.
+# They apply in this order: repetition penalty, temperature, top-k, top-p, min-p.
+
+# 0 is greedy (always the likeliest character); 1 is the model's own distribution; 0 to 100.
+# temperature = 0.8
+
+# Sample only among the k likeliest characters; 0 means off.
+# top_k = 0
+
+# Sample among the likeliest characters whose probabilities add up to p; 1.0 means off.
+# top_p = 1.0
+
+# Drop characters less likely than min_p times the likeliest one; 0.0 means off.
+# min_p = 0.0
+
+# Make characters seen recently less likely (above 1) or more likely (below 1); 1.0 means off.
+# repetition_penalty = 1.0
+
+# How many recent tokens the repetition penalty looks at (0 or more).
+# repetition_window = 64
+
+# The longest reply, in characters (1 or more).
+# max_new_tokens = 200
+
+# "random" draws a new seed for every reply (it is recorded, so any reply can be replayed);
+# an integer makes every reply reproducible.
+# seed = "random"
+"""

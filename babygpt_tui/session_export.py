@@ -1,0 +1,91 @@
+"""Export a session as Markdown (to read or share) or JSON (the session file format itself).
+
+Markdown puts each prompt and reply in a fenced block, because poems depend on their line
+breaks, which plain Markdown paragraphs would join; the settings of each turn follow as a
+one-row table, enough to replay it (`seed` + sampling settings + model). No torch, no textual.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from . import __version__
+from .session import Session, Turn, dumps_session
+
+ExportFormat = Literal["md", "json"]
+SETTINGS_COLUMNS = ("temperature", "top-k", "top-p", "min-p", "repetition penalty", "max tokens", "seed",
+                    "model", "stop reason", "tokens", "tok/s")
+
+
+def export_session(session: Session, fmt: ExportFormat = "md") -> str:
+    """The session as Markdown ("md") or JSON ("json")."""
+    if fmt == "md":
+        return export_markdown(session)
+    if fmt == "json":
+        return export_json(session)
+    raise ValueError(f"unknown export format {fmt!r} (allowed: md, json)")
+
+
+def export_json(session: Session) -> str:
+    """The same document as the session file (schema_version included), so it can be re-imported."""
+    return dumps_session(session).decode("utf-8")
+
+
+def export_markdown(session: Session) -> str:
+    lines = [f"# {_escape(session.name) or '(unnamed session)'}", ""]
+    facts = [f"{len(session.turns)} turn{'s' if len(session.turns) != 1 else ''}"]
+    if session.created_at:
+        facts.append(f"created {session.created_at}")
+    if session.updated_at:
+        facts.append(f"last used {session.updated_at}")
+    facts.append(f"exported from babygpt-tui {__version__}")
+    lines += [" · ".join(facts), ""]
+    for number, turn in enumerate(session.turns, 1):
+        lines += _turn_markdown(number, turn)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _turn_markdown(number: int, turn: Turn) -> list[str]:
+    lines = [f"## Turn {number}", ""]
+    if turn.started_at:
+        lines += [f"_{turn.started_at}_", ""]
+    lines += ["**Prompt**", ""]
+    lines += _block(turn.prompt) if turn.prompt else ["_(empty: the model started a new poem)_"]
+    lines += ["", "**Reply**", ""]
+    lines += _block(turn.reply) if turn.reply else ["_(no text)_"]
+    lines.append("")
+    if turn.error:
+        lines += [f"> **Error:** {_escape(turn.error)}", ""]
+    p = turn.params
+    values = (
+        _num(p.temperature), str(p.top_k), _num(p.top_p), _num(p.min_p), _num(p.repetition_penalty),
+        str(p.max_new_tokens), str(turn.seed), turn.model.short or "—", turn.stop_reason or "—",
+        str(turn.tokens), f"{turn.decode_tokens_per_s:.1f}",
+    )
+    lines.append("| " + " | ".join(SETTINGS_COLUMNS) + " |")
+    lines.append("|" + "---|" * len(SETTINGS_COLUMNS))
+    lines.append("| " + " | ".join(_cell(v) for v in values) + " |")
+    lines.append("")
+    return lines
+
+
+def _block(text: str) -> list[str]:
+    """A fenced block longer than any run of backticks inside, so the text cannot close it early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", *text.split("\n"), fence]
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def _escape(text: str) -> str:
+    """Keep a name or message literal: no headings, emphasis, links or HTML from its characters."""
+    text = " ".join(text.split())  # one line: a newline would end the heading or quote
+    return re.sub(r"([\\`*_{}\[\]<>#|!])", r"\\\1", text)
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,246 @@
+"""The session file format: every field round-trips, bad files are SessionErrors, old ones migrate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from babygpt_tui.api import SamplingParams
+from babygpt_tui.errors import UserError
+from babygpt_tui.session import (
+    SCHEMA_VERSION,
+    ModelRef,
+    Session,
+    SessionError,
+    Turn,
+    dumps_session,
+    loads_session,
+    session_from_dict,
+    session_to_dict,
+)
+from babygpt_tui.session_export import export_json, export_markdown, export_session
+
+
+def full_session() -> Session:
+    """A session where every field (of Session, Turn, ModelRef, SamplingParams) differs from its default."""
+    params = SamplingParams(temperature=1.3, top_k=7, top_p=0.9, min_p=0.05, repetition_penalty=1.2,
+                            repetition_window=32, max_new_tokens=99)
+    turn = Turn(
+        prompt="明月几时有", reply="把酒问青天。\n不知天上宫阙，", stop_reason="stopped", params=params, seed=123456789,
+        context_mode="continue", model=ModelRef("songci-small.safetensors", "0123456789abcdef" * 4), tokens=11,
+        decode_tokens_per_s=321.5, prefill_ms=2.25, started_at="2025-01-02T03:04:05.678+00:00",
+        finished_at="2025-01-02T03:04:06.000+00:00", error="cancelled by user",
+        token_info=[[0.5, [["把", 0.5], ["问", 0.25]], [["把", 0.9]]], [0.125, [], []]],
+    )
+    return Session(
+        name="宋词 / drafts ..", turns=[turn, Turn(prompt="")], params=replace(params, top_k=3), seed_mode="fixed",
+        fixed_seed=42, context_mode="continue", created_at="2025-01-01T00:00:00.000+00:00",
+        updated_at="2025-01-03T00:00:00.000+00:00", schema_version=SCHEMA_VERSION, model=ModelRef("m.pth", "ab"),
+    )
+
+
+def test_full_session_really_sets_every_field() -> None:
+    # Guards the round-trip test: a field added later without a value here fails loudly.
+    session = full_session()
+    for obj, default in ((session, Session(name="")), (session.turns[0], Turn(prompt="")),
+                         (session.turns[0].params, SamplingParams()), (session.turns[0].model, ModelRef(""))):
+        for f in fields(obj):
+            if f.name != "schema_version":
+                assert getattr(obj, f.name) != getattr(default, f.name), f"{type(obj).__name__}.{f.name}"
+
+
+def test_every_field_round_trips() -> None:
+    session = full_session()
+    assert loads_session(dumps_session(session)) == session
+
+
+def test_file_holds_every_field_and_plain_json() -> None:
+    data = json.loads(dumps_session(full_session()))
+    assert set(data) == {f.name for f in fields(Session)}
+    assert set(data["turns"][0]) == {f.name for f in fields(Turn)}
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert data["turns"][0]["params"] == {f.name: getattr(full_session().turns[0].params, f.name)
+                                          for f in fields(SamplingParams)}
+    assert data["turns"][0]["token_info"] == full_session().turns[0].token_info  # plain lists
+
+
+def test_token_info_stays_one_compact_line() -> None:
+    text = dumps_session(full_session()).decode()
+    assert '"token_info": [[0.5,[["把",0.5],["问",0.25]],[["把",0.9]]],[0.125,[],[]]]' in text
+
+
+def test_lone_surrogate_still_saves_and_round_trips() -> None:
+    session = Session(name="x\ud800y", turns=[Turn(prompt="\udcff")])
+    assert loads_session(dumps_session(session)) == session
+
+
+def test_session_error_is_a_user_error() -> None:
+    assert issubclass(SessionError, UserError)
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b"", "not valid JSON"),
+        (b"not json", "not valid JSON"),
+        (b'{"name": "x", "turns": [', "not valid JSON"),  # truncated
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"[1, 2]", "not a session file (expected a JSON object"),
+        (b"{}", "name: missing"),
+        (b'{"name": 5}', "name: expected a string, got 5"),
+        (b'{"name": "x", "turns": {}}', "turns: expected a list"),
+        (b'{"name": "x", "turns": [7]}', "turns[0]: expected a JSON object, got 7"),
+        (b'{"name": "x", "turns": [{}]}', "turns[0].prompt: missing"),
+        (b'{"name": "x", "turns": [{"prompt": "p", "stop_reason": "done"}]}', "turns[0].stop_reason: expected one of"),
+        (b'{"name": "x", "turns": [{"prompt": "p", "seed": -1}]}', "turns[0].seed"),
+        (b'{"name": "x", "turns": [{"prompt": "p", "tokens": true}]}', "turns[0].tokens"),
+        (b'{"name": "x", "turns": [{"prompt": "p", "params": {"top_p": 2}}]}', "turns[0].params: top_p = 2.0 is out of range"),
+        (b'{"name": "x", "params": {"temperature": "hot"}}', "params.temperature: expected a number"),
+        (b'{"name": "x", "params": {"top_k": 1e999}}', "params.top_k"),
+        (b'{"name": "x", "seed_mode": "sometimes"}', "seed_mode: expected one of random, fixed"),
+        (b'{"name": "x", "model": "m"}', "model: expected a JSON object"),
+        (b'{"name": "x", "schema_version": "1"}', "schema_version: expected a whole number"),
+        (b'{"name": "x", "schema_version": true}', "schema_version: expected a whole number"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        (b'{"name": "x", "fixed_seed": ' + b"9" * 5000 + b"}", "not valid JSON"),
+    ],
+)
+def test_bad_files_are_session_errors_naming_the_problem(raw: bytes, reason: str) -> None:
+    with pytest.raises(SessionError) as e:
+        loads_session(raw, origin="s.json")
+    assert str(e.value).startswith("s.json: ") and reason in str(e.value), str(e.value)
+
+
+def test_newer_schema_is_refused_with_a_clear_message() -> None:
+    raw = json.dumps({"schema_version": SCHEMA_VERSION + 1, "name": "future", "turns": "whatever"})
+    with pytest.raises(SessionError, match=r"written by a newer babygpt-tui .*upgrade babygpt-tui"):
+        loads_session(raw, origin="future.json")
+
+
+V0_FILE = {  # the draft format: no schema_version, flat sampling settings, model as one string
+    "name": "old poems",
+    "created": "2024-12-01T10:00:00+00:00",
+    "turns": [
+        {"prompt": "春", "reply": "眠不觉晓", "temperature": 0.5, "top_k": 4, "max_new_tokens": 50, "seed": 3,
+         "model": "songci.safetensors@abc123", "stop_reason": "length", "tokens": 4, "tok_per_s": 99.0,
+         "time": "2024-12-01T10:00:01+00:00"},
+        {"prompt": "", "model": "plain.pth"},
+    ],
+}
+
+
+def test_version_0_file_is_migrated_on_load() -> None:
+    session = loads_session(json.dumps(V0_FILE), origin="old.json")
+    assert session.schema_version == SCHEMA_VERSION and session.name == "old poems"
+    assert session.created_at == "2024-12-01T10:00:00+00:00"
+    first = session.turns[0]
+    assert first.params == SamplingParams(temperature=0.5, top_k=4, max_new_tokens=50)
+    assert first.model == ModelRef("songci.safetensors", "abc123") and first.seed == 3
+    assert first.decode_tokens_per_s == 99.0 and first.started_at == "2024-12-01T10:00:01+00:00"
+    assert session.turns[1].model == ModelRef("plain.pth")
+    assert session.params == SamplingParams()  # taken from the last turn, which had no settings
+    assert json.loads(dumps_session(session))["schema_version"] == SCHEMA_VERSION
+
+
+def test_version_0_with_a_wrong_shape_is_still_a_session_error() -> None:
+    with pytest.raises(SessionError, match=r"turns\[0\]: expected a JSON object"):
+        session_from_dict({"name": "x", "turns": ["text"]}, origin="o")
+
+
+def test_missing_optional_fields_take_defaults() -> None:
+    session = loads_session('{"schema_version": 1, "name": "bare", "turns": [{"prompt": "p"}]}')
+    assert session == Session(name="bare", turns=[Turn(prompt="p")])
+
+
+# ----- export ------------------------------------------------------------------------------
+
+def test_markdown_export_has_title_turns_and_settings_table() -> None:
+    md = export_markdown(full_session())
+    assert md.startswith("# 宋词 / drafts ..\n")
+    assert "```text\n把酒问青天。\n不知天上宫阙，\n```" in md  # line breaks of the poem survive
+    assert "| temperature | top-k | top-p | min-p | repetition penalty | max tokens | seed | model | stop reason |" \
+           " tokens | tok/s |" in md
+    assert "| 1.3 | 7 | 0.9 | 0.05 | 1.2 | 99 | 123456789 | songci-small.safetensors@0123456789ab | stopped | 11 | 321.5 |" in md
+    assert "> **Error:** cancelled by user" in md
+    assert "_(empty: the model started a new poem)_" in md
+
+
+def test_markdown_export_cannot_be_broken_by_the_text() -> None:
+    session = Session(name="# *bold* | x\nsecond", turns=[Turn(prompt="a ``` b ```` c", reply="r",
+                                                                 model=ModelRef("a|b"))])
+    md = export_markdown(session)
+    assert md.startswith("# \\# \\*bold\\* \\| x second\n")
+    assert "`````text\na ``` b ```` c\n`````" in md
+    assert "a\\|b" in md
+
+
+def test_json_export_is_the_session_file_format() -> None:
+    session = full_session()
+    assert loads_session(export_json(session)) == session
+    assert export_session(session, "json") == export_json(session)
+    assert export_session(session, "md") == export_markdown(session)
+
+
+# ----- fuzzing: any bytes or JSON give a Session or a SessionError --------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_fuzz_random_bytes(raw: bytes) -> None:
+    try:
+        loads_session(raw)
+    except SessionError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_fuzz_random_json(value: object) -> None:
+    try:
+        loads_session(json.dumps(value))
+    except SessionError:
+        pass
+
+
+def _paths(obj: object, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, prefix + (i,))
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_mutated_valid_files_load_or_fail_cleanly_and_what_loads_saves(data: st.DataObject) -> None:
+    doc = session_to_dict(full_session())
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(doc)[1:]))
+        target = doc
+        for step in path[:-1]:
+            target = target[step]
+        if data.draw(st.booleans()) and isinstance(target, dict):
+            del target[path[-1]]
+        else:
+            target[path[-1]] = data.draw(json_values)
+        if not isinstance(doc, dict):
+            break
+    try:
+        session = loads_session(json.dumps(doc))
+    except SessionError:
+        return
+    saved = dumps_session(session)  # anything accepted can be saved and reloaded unchanged
+    assert dumps_session(loads_session(saved)) == saved  # (bytes, not ==, so a NaN compares equal)
