@@ -107,7 +107,7 @@ def _read_upstream(path: Path) -> dict[str, torch.Tensor]:
                 "only plain state_dicts are loaded (save one with torch.save(model.state_dict(), path))"
             ) from None
         raise CheckpointError(f"{path}: not a PyTorch checkpoint or corrupt ({_first_line(e)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except Exception as e:  # a damaged file fails in many ways (zip, pickle, storage); all mean "corrupt"
         raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({_first_line(e)})") from None
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in WRAPPER_KEYS:
@@ -157,22 +157,26 @@ def infer_config(sd: dict[str, torch.Tensor], path: Path) -> ModelConfig:
     if not heads:
         raise CheckpointError(f"{path}: unsupported layout: no per-head attention weights (blocks.0.sa.heads.N)")
     key_w = need("blocks.0.sa.heads.0.key.weight")
-    hidden = need("blocks.0.ffwd.net.0.weight").shape[0]
-    if tok.dim() != 2 or pos.dim() != 2 or key_w.dim() != 2:
-        raise CheckpointError(f"{path}: shape mismatch: embeddings and projections must be 2-D")
-    n_embd = tok.shape[1]
+    fc1 = need("blocks.0.ffwd.net.0.weight")
+    for name, t in (("token_embedding_table", tok), ("postion_embedding_table", pos), ("key", key_w), ("ffwd", fc1)):
+        if t.dim() != 2:
+            raise CheckpointError(f"{path}: shape mismatch: {name} weight is {t.dim()}-D, expected 2-D")
+    n_embd, hidden = tok.shape[1], fc1.shape[0]
     if key_w.shape[0] * len(heads) != n_embd:
         raise CheckpointError(
             f"{path}: shape mismatch: {len(heads)} heads of size {key_w.shape[0]} do not add up to n_embd {n_embd}"
         )
-    return ModelConfig(
-        vocab_size=tok.shape[0],
-        block_size=pos.shape[0],
-        n_embd=n_embd,
-        n_layer=len(layers),
-        n_head=len(heads),
-        ffn_hidden=0 if hidden == 4 * n_embd else hidden,
-    )
+    try:
+        return ModelConfig(
+            vocab_size=tok.shape[0],
+            block_size=pos.shape[0],
+            n_embd=n_embd,
+            n_layer=len(layers),
+            n_head=len(heads),
+            ffn_hidden=0 if hidden == 4 * n_embd else hidden,
+        )
+    except ValueError as e:
+        raise CheckpointError(f"{path}: shape mismatch: {e}") from None
 
 
 def build_model(sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> BabyGPT:

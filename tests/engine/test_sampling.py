@@ -118,3 +118,18 @@ def test_draws_only_from_kept_tokens() -> None:
 @pytest.mark.parametrize("value", [sampling.GREEDY_BELOW / 2, 0.0])
 def test_is_greedy_below_threshold(value: float) -> None:
     assert sampling.is_greedy(SamplingParams(temperature=value))
+
+
+def test_draw_index_follows_the_distribution_and_skips_zeros() -> None:
+    probs = torch.tensor([0.0, 0.2, 0.0, 0.8, 0.0])
+    g = torch.Generator().manual_seed(0)
+    draws = [sampling.draw_index(probs, g) for _ in range(4000)]
+    assert set(draws) == {1, 3}
+    assert 0.75 < draws.count(3) / len(draws) < 0.85
+
+
+def test_draw_index_handles_a_single_possible_token() -> None:
+    probs = torch.zeros(10)
+    probs[9] = 1.0
+    g = torch.Generator().manual_seed(1)
+    assert {sampling.draw_index(probs, g) for _ in range(50)} == {9}
