@@ -1,0 +1,61 @@
+"""`babygpt-tui bench` end to end on tiny models (seconds, not minutes); no timing assertions."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from babygpt_tui.cli import main
+
+TINY_REFERENCE = "vocab_size=40,block_size=16,n_embd=32,n_layer=2,n_head=2"
+ROW_KEYS = {"engine_float32", "engine_bfloat16", "engine_forward_only", "engine_top_alternatives",
+            "engine_tui_settings", "engine_long", "original", "hf", "floor_float32", "floor_bfloat16"}
+
+
+def test_bench_quick_json_to_stdout_runs_end_to_end(capsys, monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path) -> None:
+    monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", TINY_REFERENCE)
+    code = main(["bench", "--quick", "--json", "-", "--model", str(tiny_checkpoint), "--threads", "1"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    doc = json.loads(out)  # stdout holds only the JSON; the table went to stderr
+    assert "targets" in err and doc["machine"]["threads"] == 1
+    assert doc["auto_dtype"] in ("float32", "bfloat16") and doc["settings"]["reps"] == 3
+    reference, trained = doc["models"]
+    assert reference["config"]["vocab_size"] == 40 and trained["config"]["block_size"] == 16
+    for res in (reference, trained):
+        rows = {r["key"]: r for r in res["rows"]}
+        assert set(rows) == ROW_KEYS
+        for key, r in rows.items():
+            if r["skipped"]:
+                assert key == "hf" and "pip install" in r["skipped"]
+                continue
+            assert len(r["decode_samples"]) == 3 and r["decode_tok_s"] > 0
+        assert rows["engine_float32"]["prefill_tok_s"] > 0 and rows["original"]["prefill_tok_s"] > 0
+        assert "cache shifts" in rows["engine_long"]["note"]
+        assert {t["status"] for t in res["targets"]} <= {"PASS", "MISS", "n/a"}
+        assert len(res["targets"]) == 6 and "fp32_vs_hf" in res["ratios"]
+
+
+def test_bench_skips_a_missing_bundled_model_with_a_note(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from babygpt_tui.commands import bench
+
+    monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", "off")
+    monkeypatch.setattr(bench, "bundled_model_path", lambda: tmp_path / "not-trained-yet.safetensors")
+    out_file = tmp_path / "bench.json"
+    code = main(["bench", "--quick", "--json", str(out_file)])
+    assert code == 0
+    doc = json.loads(out_file.read_text(encoding="utf-8"))
+    assert len(doc["models"]) == 1 and "does not exist yet" in doc["models"][0]["skipped"]
+    assert "does not exist yet" in capsys.readouterr().out
+
+
+def test_bench_missing_model_flag_is_a_one_line_error(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", "off")
+    assert main(["bench", "--quick", "--model", str(tmp_path / "none.safetensors")]) == 2
+    assert "model file not found" in capsys.readouterr().err
+
+
+def test_bench_bad_reference_spec_is_a_one_line_error(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", "vocab_size=abc")
+    assert main(["bench", "--quick"]) == 2
+    assert "reference model" in capsys.readouterr().err
