@@ -88,6 +88,7 @@ class GenStats:
     stop_reason: StopReason
     seed: int
     shifts: int = 0
+    shift_ms: float = 0.0  # time spent re-prefilling at cache shifts (inside decode_s)
     skipped_chars: tuple[str, ...] = ()
     prompt_cropped: bool = False
     error: str = ""

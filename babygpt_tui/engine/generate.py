@@ -25,7 +25,11 @@ from .tokenizer import CharTokenizer
 
 
 class Generator:
-    """A model on a device, its tokenizer and one KV cache. One generation at a time."""
+    """A model on a device, its tokenizer and one KV cache. One generation at a time.
+
+    The Generator takes ownership of `model`: it is moved to the device/dtype and fused in place
+    (a copy would double the memory of every loaded model).
+    """
 
     def __init__(
         self,
@@ -151,7 +155,7 @@ class GenerationRun:
         rng = torch.Generator(device=gen.device).manual_seed(req.seed)
         history = list(self.prompt_ids)
         n_top = req.top_alternatives
-        count, shifts, shifted, reason, error = 0, 0, False, "length", ""
+        count, shifts, shift_s, shifted, reason, error = 0, 0, 0.0, False, "length", ""
         t_first = t_last = prefill_ms = 0.0
         t0 = time.perf_counter()
         try:
@@ -193,7 +197,9 @@ class GenerationRun:
                 if shifted:
                     # Out of positions: keep the last tokens and re-prefill them from 0.
                     shifts += 1
+                    t_shift = time.perf_counter()
                     logits = gen.prefill(gen.cache.shift(self.keep) + [token])
+                    shift_s += time.perf_counter() - t_shift
                 else:
                     logits = gen.decode(token)
         except GeneratorExit:
@@ -213,6 +219,7 @@ class GenerationRun:
                 stop_reason=reason,  # type: ignore[arg-type]
                 seed=req.seed,
                 shifts=shifts,
+                shift_ms=shift_s * 1000,
                 skipped_chars=self.skipped_chars,
                 prompt_cropped=self.prompt_cropped,
                 error=error,
