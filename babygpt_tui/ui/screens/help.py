@@ -1,0 +1,74 @@
+"""F1 / `?`: every key, what the knobs mean, and where to find the rest (command palette)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("Enter", "send the prompt (an empty prompt starts a new poem)"),
+    ("Ctrl+J", "new line in the prompt (also Alt+Enter / Shift+Enter where the terminal reports them)"),
+    ("↑ / ↓", "earlier / later prompts (on the first / last line of the prompt)"),
+    ("Esc", "stop the reply now; the text so far is kept, marked stopped"),
+    ("Ctrl+R", "regenerate the last reply: same prompt, new random seed"),
+    ("Ctrl+O", "copy the last reply to the clipboard"),
+    ("F5", "reset the sampling knobs to their defaults"),
+    ("Ctrl+B", "show / hide the sidebar"),
+    ("Tab / Shift+Tab", "move between the prompt, the transcript and the knobs"),
+    ("← → ↑ ↓", "on a slider: one step (PageUp / PageDown: ten, Home / End: the ends)"),
+    ("mouse", "click or drag a slider; scroll the transcript"),
+    ("Ctrl+P", "command palette: every action, plus themes"),
+    ("F1  ?", "this help (? when the prompt is not focused)"),
+    ("Ctrl+Q", "quit"),
+]
+
+PALETTE = [  # (title, help, app action): every action is also in the command palette (Ctrl+P)
+    ("Stop", "Stop the reply now (Esc)", "stop"),
+    ("Regenerate", "Same prompt, new seed (Ctrl+R)", "regenerate"),
+    ("Copy last reply", "To the clipboard (Ctrl+O)", "copy_reply"),
+    ("Reset sampling knobs", "Back to the defaults (F5)", "knobs('reset')"),
+    ("Toggle context mode", "fresh ↔ continue the transcript", "knobs('toggle_context_mode')"),
+    ("Toggle fixed seed", "random ↔ fixed seed", "knobs('toggle_seed_mode')"),
+    ("Toggle sidebar", "Show or hide the knobs (Ctrl+B)", "toggle_sidebar"),
+    ("Help", "Keys and knobs (F1)", "help"),
+]
+
+KNOBS = [
+    ("temp", "temperature; 0 = greedy (always the most likely character)"),
+    ("top-k", "sample among the k most likely characters; 0 = off"),
+    ("top-p", "keep the most likely characters up to this total probability; 1 = off"),
+    ("min-p", "drop characters below min-p × the most likely one's probability; 0 = off"),
+    ("repeat", "repetition penalty on recently used characters; 1 = off"),
+    ("length", "maximum characters per reply"),
+    ("seed", "random per reply (the one used is shown) or fixed for reproducible replies"),
+    ("context", "fresh: each prompt alone · continue: the prompt extends the whole transcript"),
+]
+
+
+def _table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, box=None, expand=True, padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(ratio=1)
+    for key, text in rows:
+        table.add_row(key, text)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,f1,q,question_mark", "dismiss", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static(_table("Keys", KEYS), id="help-keys")
+            yield Static(_table("Knobs (applied in this order, changeable while text streams)", KNOBS), id="help-knobs")
+            yield Static(Text("Esc, F1 or q closes this help.", style="dim"), id="help-close")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").border_title = "babygpt-tui help"

@@ -1,0 +1,94 @@
+"""The speed gauge: decode tokens/s as a big number with a sparkline of recent rates, the
+prefill time, and how full the context window (KV cache) is, with a mark after a shift."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Digits, Sparkline, Static
+
+from ...api import GenStats
+from ..messages import TokensGenerated
+
+HISTORY = 60  # sparkline points kept (about 15 s at 4 per second)
+DRAW_EVERY = 0.2  # seconds between redraws while a reply streams
+
+
+def context_bar(used: int, total: int, width: int = 10) -> str:
+    filled = round(width * used / total) if total else 0
+    return "▰" * filled + "▱" * (width - filled)
+
+
+class Gauge(Vertical):
+    """Live numbers while a reply streams; the final ones (from the engine's stats) after."""
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.block_size = 0
+        self.cache_len = 0
+        self.shifts = 0  # cache shifts of the last reply (exact, from the engine's stats)
+        self.shifted = False  # a shift happened in the reply streaming now
+        self.prefill = ""
+        self.rate = 0.0
+        self._drawn = 0.0
+        self.rates: deque[float] = deque(maxlen=HISTORY)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="gauge-rate"):
+            yield Digits("0", id="gauge-digits")
+            yield Sparkline([], id="gauge-sparkline")
+        yield Static("", id="gauge-info", markup=False)
+
+    def on_mount(self) -> None:
+        self.border_title = "decode tok/s"
+        self._show_info()
+
+    def set_block_size(self, block_size: int) -> None:
+        self.block_size = block_size
+        self._show_info()
+
+    def _show_rate(self, rate: float) -> None:
+        self.query_one(Digits).update(f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}")
+
+    def _show_info(self) -> None:
+        shift = f" ↻{self.shifts}" if self.shifts else " ↻" if self.shifted else ""
+        context = f"ctx {context_bar(self.cache_len, self.block_size)} {self.cache_len}/{self.block_size}{shift}"
+        prefill = f"prefill {self.prefill}" if self.prefill else "prefill –"
+        self.query_one("#gauge-info", Static).update(f"{prefill}\n{context}", layout=False)
+
+    def start(self) -> None:
+        """A new reply: clear the live numbers (the sparkline keeps its history)."""
+        self.shifts, self.shifted, self.cache_len, self.prefill, self.rate, self._drawn = 0, False, 0, "…", 0.0, 0.0
+        self._show_rate(0)
+        self.set_class(True, "-live")
+        self._show_info()
+
+    def update_live(self, message: TokensGenerated) -> None:
+        """Record a batch; redraw at most every DRAW_EVERY seconds (≥ 4 times a second)."""
+        if message.sample is not None:
+            self.rates.append(message.sample)
+        self.rate = message.rate or self.rate
+        self.cache_len = message.cache_len
+        self.shifted = self.shifted or message.shifted
+        self.prefill = f"~{message.prefill_ms:.1f} ms"
+        now = time.monotonic()
+        if now - self._drawn >= DRAW_EVERY:
+            self._drawn = now
+            self._show_rate(self.rate)
+            self.query_one(Sparkline).data = list(self.rates)
+            self._show_info()
+
+    def finish(self, stats: GenStats | None) -> None:
+        self.set_class(False, "-live")
+        if stats is None:
+            return
+        self._show_rate(stats.decode_tokens_per_s)
+        if stats.decode_tokens_per_s:
+            self.rates.append(stats.decode_tokens_per_s)
+            self.query_one(Sparkline).data = list(self.rates)
+        self.shifts = stats.shifts
+        self.prefill = f"{stats.prefill_ms:.1f} ms · {stats.prompt_tokens} tok"
+        self._show_info()

@@ -1,0 +1,210 @@
+"""The app driven with Pilot on a tiny in-memory model: loading, streaming, live knobs, stop,
+failures and quitting."""
+
+from __future__ import annotations
+
+import threading
+
+from textual.widgets import Static
+from ui_helpers import Recorder, finished, press_now, ready, send, wait_until
+
+from babygpt_tui.api import SamplingParams
+from babygpt_tui.engine.errors import CheckpointError
+from babygpt_tui.ui.app import BabyGPTApp
+from babygpt_tui.ui.screens.error import ErrorScreen
+from babygpt_tui.ui.widgets.prompt import PromptInput
+from babygpt_tui.ui.widgets.slider import Slider
+from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
+
+SIZE = (100, 30)
+
+
+def reply_widgets_text(app: BabyGPTApp) -> str:
+    view = app.query(TurnView).last()
+    return "\n".join(str(s.render()) for s in view.query(".turn-reply").results(Static))
+
+
+async def test_model_loads_in_the_background_and_the_header_names_it(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        assert app.sub_title == "tiny · " + app.sub_title.split(" · ", 1)[1]
+        assert "params · cpu · float32" in app.sub_title
+        assert app.query_one(PromptInput).has_focus
+
+
+async def test_a_prompt_streams_a_reply_that_grows_and_gets_a_footer(make_app, backend) -> None:
+    app = make_app(SamplingParams(max_new_tokens=120), delay=0.004)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        transcript = app.query_one(Transcript)
+        shown: list[int] = []  # reply length at every transcript update
+        update = transcript.update_turn
+        transcript.update_turn = lambda turn: (shown.append(len(turn.reply)), update(turn))
+        await send(pilot, "明月")
+        await finished(pilot)
+        assert app.query_one(PromptInput).text == ""  # accepted and cleared
+        assert len(shown) >= 3 and shown == sorted(shown) and shown[0] < 120  # it streamed in
+        assert len(shown) < 120  # batched: far fewer UI updates than tokens
+        turn = app.chat.turns[0]
+        assert turn.prompt == "明月" and turn.stop_reason == "length" and turn.tokens == 120
+        assert len(turn.reply) == 120 and turn.decode_tokens_per_s > 0 and turn.prefill_ms > 0
+        assert backend.requests[0].prompt == "明月"
+        assert reply_widgets_text(app) == turn.reply
+        footer = str(app.query(".turn-footer").last(Static).render())
+        assert "120 tokens" in footer and "tok/s" in footer and "length" in footer
+
+
+async def test_moving_a_slider_mid_generation_reaches_the_engine(make_app, backend) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        set_at: list[int] = []  # tokens the engine had produced when the UI swapped the params
+        original_set = app.params.set
+        app.params.set = lambda p: (set_at.append(len(backend.seen)), original_set(p))
+        await send(pilot, "")
+        await wait_until(pilot, lambda: len(backend.seen) >= 20)
+        app.query_one("#knob-temperature", Slider).focus()
+        await press_now(pilot, "home")  # temperature 0: greedy from the next token on
+        await wait_until(pilot, lambda: set_at and len(backend.seen) >= set_at[0] + 20)
+        await press_now(pilot, "escape")
+        await finished(pilot)
+        temps = [p.temperature for p in backend.seen]
+        assert temps[0] == 0.8 and temps[-1] == 0.0
+        switch = temps.index(0.0)
+        assert all(t == 0.8 for t in temps[:switch]) and all(t == 0.0 for t in temps[switch:])
+        assert set_at[0] <= switch <= set_at[0] + 1  # the very next token, not the next reply
+        assert app.chat.turns[0].params.temperature == 0.8  # the turn records the settings at its start
+
+
+async def test_escape_stops_at_once_and_keeps_the_partial_reply(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "春")
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
+        await press_now(pilot, "escape")
+        await finished(pilot)
+        turn = app.chat.turns[0]
+        assert turn.stop_reason == "stopped"
+        assert 10 <= len(turn.reply) < 2048 and turn.tokens == len(turn.reply)
+        footer = app.query(".turn-footer").last(Static)
+        assert "stopped" in str(footer.render()) and footer.has_class("-stopped")
+        assert reply_widgets_text(app) == turn.reply
+
+
+async def test_an_engine_exception_marks_the_turn_error_and_the_app_keeps_working(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=30), fail_after=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        notes = Recorder(app)
+        await send(pilot, "明")
+        await finished(pilot)
+        turn = app.chat.turns[0]
+        assert turn.stop_reason == "error" and "injected failure" in turn.error
+        assert len(turn.reply) == 5  # the text before the failure stays
+        assert "injected failure" in notes.text()
+        footer = app.query(".turn-footer").last(Static)
+        assert footer.has_class("-error")
+        await send(pilot, "月")
+        await finished(pilot, turns=2)
+        assert app.chat.turns[1].stop_reason == "length" and len(app.chat.turns[1].reply) == 30
+
+
+async def test_a_model_that_fails_to_load_shows_the_error_screen() -> None:
+    def loader():
+        raise CheckpointError("/nowhere/m.safetensors: model file not found; pass --model PATH")
+
+    app = BabyGPTApp(loader=loader, model_path="/nowhere/m.safetensors")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await pilot.pause()
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "/nowhere/m.safetensors" in text and "model file not found" in text and "--model" in text
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_a_prompt_sent_while_loading_runs_when_the_model_is_ready(backend) -> None:
+    gate = threading.Event()
+
+    def loader():
+        gate.wait(10)
+        return backend
+
+    app = BabyGPTApp(loader=loader, params=SamplingParams(max_new_tokens=8))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.sub_title == "loading model…"
+        await send(pilot, "明")
+        assert not app.chat.turns
+        gate.set()
+        await finished(pilot)
+        assert app.chat.turns[0].prompt == "明" and len(app.chat.turns[0].reply) == 8
+
+
+async def test_enter_while_generating_does_not_lose_the_prompt(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: app.chat.generating)
+        notes = Recorder(app)
+        await press_now(pilot, "月", "enter")
+        await wait_until(pilot, lambda: "Esc" in notes.text())  # keys are handled asynchronously
+        assert app.query_one(PromptInput).text == "月"
+        assert len(app.chat.turns) == 1
+        await press_now(pilot, "escape")
+        await finished(pilot)
+        assert app.chat.turns[0].stop_reason == "stopped"
+
+
+async def test_regenerate_while_generating_stops_then_replaces_the_reply(make_app, backend) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
+        first = app.chat.turns[0]
+        await press_now(pilot, "ctrl+r")
+        await wait_until(pilot, lambda: backend.runs == 2)
+        assert first.stop_reason == "stopped"
+        await press_now(pilot, "escape")
+        await finished(pilot)
+        assert len(app.chat.turns) == 1 and app.chat.turns[0] is not first
+        assert app.chat.turns[0].prompt == "明" and len(app.query(TurnView)) == 1
+
+
+async def test_scrolling_up_while_streaming_stops_the_auto_scroll(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.005)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        transcript = app.query_one(Transcript)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: transcript.max_scroll_y > 10)
+        assert transcript.scroll_y == transcript.max_scroll_y  # following the text
+        transcript.focus()
+        await press_now(pilot, "home")  # the person scrolls up to read (an animated scroll)
+        await wait_until(pilot, lambda: transcript.scroll_y < 1, timeout=15)
+        grown = transcript.max_scroll_y + 10
+        await wait_until(pilot, lambda: transcript.max_scroll_y > grown)
+        assert transcript.scroll_y < 1  # stays where the person scrolled to
+        await press_now(pilot, "end")  # back at the bottom (an animated scroll): follows the text again
+        await wait_until(pilot, lambda: transcript.scroll_y >= transcript.max_scroll_y - 3, timeout=15)
+        grown = transcript.max_scroll_y + 10
+        await wait_until(pilot, lambda: transcript.max_scroll_y > grown)
+        await wait_until(pilot, lambda: transcript.scroll_y >= transcript.max_scroll_y - 3, timeout=10)
+        await press_now(pilot, "escape")
+        await finished(pilot)
+
+
+async def test_quitting_mid_reply_stops_it_and_keeps_the_turn(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
+        await press_now(pilot, "ctrl+q")
+    turn = app.chat.turns[0]
+    assert turn.stop_reason == "stopped" and turn.finished_at and 10 <= len(turn.reply) < 2048
+    assert app.cancel.is_set()

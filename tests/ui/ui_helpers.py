@@ -1,0 +1,138 @@
+"""Helpers for the UI tests (imported as `ui_helpers`): a backend wrapper around the tiny
+in-memory Generator that can slow each token down, record what the engine saw, fail on purpose,
+or freeze the clock (so numbers like tokens/s render identically in snapshots), and helpers to
+drive Pilot while a reply streams."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import babygpt_tui.ui
+from babygpt_tui.api import GenerationRequest, SamplingParams
+
+APP_CSS = Path(babygpt_tui.ui.__file__).parent / "app.tcss"
+
+
+@dataclass
+class Options:
+    delay: float = 0.0  # seconds to sleep per token (a tiny model is otherwise too fast to steer)
+    fail_after: int | None = None  # raise after this many tokens (first run only)
+    freeze: bool = False  # fixed event times and stats, for snapshots
+
+
+class WrappedRun:
+    def __init__(self, backend: "WrappedBackend", run) -> None:
+        self.backend, self.run = backend, run
+        self.stats = None
+
+    @property
+    def skipped_chars(self):
+        return self.run.skipped_chars
+
+    @property
+    def prompt_cropped(self):
+        return self.run.prompt_cropped
+
+    def __iter__(self):
+        opts = self.backend.options
+        events = iter(self.run)
+        try:
+            for i, event in enumerate(events):
+                if opts.fail_after is not None and i >= opts.fail_after and self.backend.runs == 1:
+                    raise RuntimeError("injected failure")
+                self.backend.seen.append(event.params)
+                if opts.delay:
+                    time.sleep(opts.delay)
+                yield replace(event, time=1000.0 + i * 0.002) if opts.freeze else event
+        finally:
+            events.close()
+        self.stats = self.run.stats
+        if opts.freeze and self.stats is not None:
+            n = self.stats.tokens
+            self.stats = replace(self.stats, prefill_ms=1.5, decode_s=(n - 1) * 0.002, decode_tokens_per_s=500.0)
+
+
+@dataclass
+class WrappedBackend:
+    """Delegates to a real (tiny) Generator and records requests and per-token params."""
+
+    gen: object
+    options: Options = field(default_factory=Options)
+    requests: list[GenerationRequest] = field(default_factory=list)
+    seen: list[SamplingParams] = field(default_factory=list)
+    runs: int = 0
+
+    @property
+    def info(self):
+        return self.gen.info
+
+    def unknown_chars(self, text: str) -> list[str]:
+        return self.gen.unknown_chars(text)
+
+    def stream(self, request, cancel=None, params_source=None):
+        self.runs += 1
+        self.requests.append(request)
+        return WrappedRun(self, self.gen.stream(request, cancel, params_source))
+
+
+async def wait_until(pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until `condition()` is true (fails the test after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.01)
+
+
+async def ready(pilot) -> None:
+    """Wait until the model has loaded."""
+    await wait_until(pilot, lambda: pilot.app.backend is not None)
+    await pilot.pause()
+
+
+async def send(pilot, text: str) -> None:
+    """Type `text` into the prompt and press Enter."""
+    pilot.app.query_one("#prompt").focus()
+    for ch in text:
+        await pilot.press(ch)
+    await press_now(pilot, "enter")  # generation starts: do not wait for an idle process
+
+
+async def finished(pilot, turns: int = 1) -> None:
+    app = pilot.app
+    await wait_until(pilot, lambda: len(app.chat.turns) >= turns and not app.chat.generating)
+    await pilot.pause()
+
+
+class Recorder:
+    """Records App.notify calls (the toasts are hard to assert on otherwise)."""
+
+    def __init__(self, app) -> None:
+        self.messages: list[tuple[str, str]] = []
+        original = app.notify
+
+        def notify(message, *args, **kwargs):
+            self.messages.append((str(message), kwargs.get("severity", "information")))
+            return original(message, *args, **kwargs)
+
+        app.notify = notify
+
+    def text(self) -> str:
+        return "\n".join(m for m, _ in self.messages)
+
+
+
+
+async def press_now(pilot, *keys: str) -> None:
+    """Press keys while a reply streams. `pilot.press` waits for the whole process to go idle
+    (up to a second per key), which never happens while the model is generating."""
+    from textual import events
+
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(pilot.app)
+        pilot.app._driver.send_message(event)
+        await pilot.pause(0.02)
