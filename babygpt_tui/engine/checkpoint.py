@@ -24,6 +24,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from .data import read_corpus
 from .errors import CheckpointError
 from .model import BabyGPT, ModelConfig
 from .tokenizer import CharTokenizer
@@ -58,18 +59,8 @@ def file_sha256(path: Path) -> str:
 
 
 def vocab_from_corpus(corpus: str | Path) -> CharTokenizer:
-    corpus = Path(corpus)
-    try:
-        text = corpus.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CheckpointError(f"{corpus}: corpus file not found (--vocab-from needs the training text)") from None
-    except UnicodeDecodeError as e:
-        raise CheckpointError(f"{corpus}: not UTF-8 text ({e.reason} at byte {e.start}); pass the training corpus") from None
-    except OSError as e:
-        raise CheckpointError(f"{corpus}: cannot read corpus ({e.strerror})") from None
-    if not text:
-        raise CheckpointError(f"{corpus}: corpus is empty; pass the text the model was trained on")
-    return CharTokenizer.from_text(text)
+    """The vocabulary of an upstream model.pth: sorted(set(training text))."""
+    return CharTokenizer.from_text(read_corpus(corpus, flag="--vocab-from"))
 
 
 # ---------------------------------------------------------------- reading raw state_dicts

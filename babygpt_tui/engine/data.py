@@ -15,14 +15,15 @@ from .errors import DataError
 BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
-def read_corpus(path: str | Path) -> str:
+def read_corpus(path: str | Path, flag: str = "--data") -> str:
+    """The text of a UTF-8 corpus; every problem is a one-line DataError naming `flag`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataError(f"{path}: corpus not found; pass --data PATH to a UTF-8 text file") from None
+        raise DataError(f"{path}: corpus not found; pass {flag} PATH to a UTF-8 text file") from None
     except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; pass --data PATH to a UTF-8 text file") from None
+        raise DataError(f"{path}: is a directory; pass {flag} PATH to a UTF-8 text file") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); convert it to UTF-8") from None
     except OSError as e:
