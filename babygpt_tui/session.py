@@ -61,7 +61,8 @@ class Turn:
     started_at: str = ""  # ISO 8601, UTC
     finished_at: str = ""
     error: str = ""
-    # Per generated token (#8): [probability, [[text, prob], …] raw top-k, [[text, prob], …] warped].
+    # Per generated token (#8): [prob, warped prob, rank, id, [text, id, raw p, warped p, …] top
+    # alternatives (flat), optional {"params", "forced", "branch"}]; see ui/token_info.py.
     token_info: list = field(default_factory=list)
 
 

@@ -1,6 +1,7 @@
 """The headless CLI contract: flags, JSON lines, exit codes, one-line errors."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,20 @@ def test_user_errors_exit_2_with_one_line(capsys, tmp_path: Path, tiny_checkpoin
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("babygpt-tui: error:") and expected in err
     assert "Traceback" not in err
+
+
+def test_generate_json_top_is_text_and_raw_probability_most_likely_first(capsys, tiny_checkpoint: Path) -> None:
+    code, out, _ = run(capsys, "generate", "--model", str(tiny_checkpoint), "--prompt", "明月", "--seed", "2",
+                       "--max-new-tokens", "8", "--json", "--top-alternatives", "10", "--temperature", "0.5")
+    tokens = [json.loads(line) for line in out.splitlines()[:-1]]
+    assert code == 0 and len(tokens) == 8
+    assert any(t["text"] in dict(t["top"]) for t in tokens)
+    for t in tokens:
+        assert all(isinstance(text, str) and isinstance(p, float) for text, p in t["top"])
+        probs = [p for _, p in t["top"]]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-5
+        own = dict(t["top"]).get(t["text"])  # under the raw distribution, like logprob (not temperature)
+        assert own is None or abs(own - math.exp(t["logprob"])) < 1e-5
+    _, plain, _ = run(capsys, "generate", "--model", str(tiny_checkpoint), "--prompt", "明月", "--seed", "2",
+                      "--max-new-tokens", "8", "--top-alternatives", "10")
+    assert "top" not in plain  # the flag only changes --json output

@@ -7,6 +7,7 @@ this module never imports torch. Replies stream from `worker.run_generation` in 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from functools import partial
 from typing import Callable, Iterable
 
@@ -14,15 +15,18 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Backend, GenerationRequest, ParamsHolder, SamplingParams
-from .conversation import Conversation, describe_model, random_seed, unknown_chars_message
+from .conversation import Conversation, Turn, describe_model, random_seed, unknown_chars_message
 from .messages import GenerationFinished, ModelLoaded, ModelLoadFailed, TokensGenerated, TypedText
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
+from .session_controller import SessionController, StartOptions
 from .widgets.gauge import Gauge
+from .widgets.inspector import Inspector
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.transcript import Transcript
@@ -36,13 +40,21 @@ class BabyGPTApp(App[None]):
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
-        Binding("f5", "knobs('reset')", "Reset knobs"),
+        Binding("f5", "knobs('reset')", "Reset"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "session('browse')", "Sessions"),  # sessions: see session_controller.py
+        Binding("ctrl+n", "session('new')", "New"),
+        Binding("f3", "session('replay_last')", "Replay"),
+        Binding("ctrl+s", "session('save_now')", "Save", show=False),
+        Binding("ctrl+t", "toggle('heatmap')", "Heat-map", show=False),  # see widgets/inspector.py
+        Binding("f4", "inspect", "Inspect", show=False),
     ]
+    heatmap = reactive(False)  # colour every reply character by its probability
 
-    def __init__(self, loader: Callable[[], Backend], model_path: str = "", params: SamplingParams | None = None):
+    def __init__(self, loader: Callable[[], Backend], model_path: str = "", params: SamplingParams | None = None,
+                 options: StartOptions | None = None):
         super().__init__()
         self.loader, self.model_path = loader, model_path
         self.backend: Backend | None = None
@@ -51,21 +63,24 @@ class BabyGPTApp(App[None]):
         self.cancel = threading.Event()
         self._queued: str | None = None
         self._regenerate_when_done = False
+        self.sessions = SessionController(self, options or StartOptions())
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
         with Horizontal(id="main"):
             with Vertical(id="chat"):
-                yield Transcript(id="transcript")
+                yield Transcript(id="transcript").data_bind(BabyGPTApp.heatmap)
                 yield PromptInput(id="prompt")
             with Vertical(id="sidebar"):
                 yield Gauge(id="gauge")
+                yield Inspector(id="inspector").data_bind(BabyGPTApp.heatmap)
                 yield SamplingPanel(self.params.get(), id="knobs")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "loading model…"
         self.query_one(PromptInput).focus()
+        self.sessions.start()
         self.run_worker(partial(load_backend, self.loader, self.model_path, self.post_message),
                         name="load-model", thread=True, exit_on_error=False)
 
@@ -101,29 +116,31 @@ class BabyGPTApp(App[None]):
         seed = panel.fixed_seed if seed is None else seed  # None: a random one
         turn, request = self.chat.begin(prompt, self.params.get(), panel.context_mode, seed)
         panel.show_seed(turn.seed)
+        self.start_turn(turn, request, self.params)
+
+    def start_turn(self, turn: Turn, request: GenerationRequest, params_source: Callable[[], SamplingParams]) -> None:
+        """Show the turn `chat` has just begun and generate its reply in a thread."""
         self.query_one(Transcript).add_turn(turn)
         self.query_one(Gauge).start()
         self.cancel = threading.Event()
-        self._generate(self.chat.turn_id, request, self.cancel)
+        request = replace(request, context_keep=self.sessions.options.context_keep)
+        self._generate(self.chat.turn_id, request, self.cancel, params_source)
         self.refresh_bindings()  # Stop becomes available
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(self, turn_id: int, request: GenerationRequest, cancel: threading.Event) -> None:
-        run_generation(self.backend, request, cancel, self.params, self.post_message, turn_id)  # type: ignore
+    def _generate(self, turn_id: int, request: GenerationRequest, cancel: threading.Event, params_source) -> None:
+        run_generation(self.backend, request, cancel, params_source, self.post_message, turn_id)  # type: ignore
 
     def on_tokens_generated(self, message: TokensGenerated) -> None:
         try:
-            if (turn := self.chat.append_text(message.turn_id, message.text)) is not None:
+            if (turn := self.chat.append_text(message.turn_id, message.text, message.token_info)) is not None:
                 self.query_one(Transcript).update_turn(turn)
                 self.query_one(Gauge).update_live(message)
         finally:
             message.handled.set()  # back-pressure: the worker may post the next batch
 
     def exit(self, *args, **kwargs) -> None:
-        self.cancel.set()  # a running reply ends at its next token; its late messages are ignored
-        if self.chat.active is not None:
-            self.chat.active.stop_reason = "stopped"
-            self.chat.finish(self.chat.turn_id, None)
+        self.sessions.on_quit()  # a running reply is stopped, kept and saved
         super().exit(*args, **kwargs)
 
     def on_generation_finished(self, message: GenerationFinished) -> None:
@@ -135,6 +152,7 @@ class BabyGPTApp(App[None]):
         if turn.stop_reason == "error":
             self.notify(turn.error or "unknown error", title="Generation failed", severity="error", markup=False)
         self.refresh_bindings()
+        self.sessions.reply_ended()  # autosave
         if self._regenerate_when_done:
             self._regenerate_when_done = False
             self.action_regenerate()
@@ -154,6 +172,8 @@ class BabyGPTApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Stop, Regenerate and Copy show dimmed in the footer when they would do nothing."""
         has_turns = bool(self.chat.turns)
+        if action == "session":
+            return True if self.sessions.enabled(*parameters) else None  # type: ignore[arg-type]
         enabled = {"stop": self.chat.generating, "regenerate": has_turns, "copy_reply": has_turns}
         return True if enabled.get(action, True) else None
 
@@ -180,6 +200,26 @@ class BabyGPTApp(App[None]):
 
     def action_knobs(self, method: str) -> None:
         getattr(self.query_one(SamplingPanel), method)()
+
+    def action_session(self, method: str) -> None:
+        getattr(self.sessions, method)()
+
+    def on_transcript_inspected(self, message: Transcript.Inspected) -> None:
+        self.query_one(Inspector).show(message.turn, message.index, message.number, message.pick)
+
+    def on_inspector_branch(self, message: Inspector.Branch) -> None:
+        """Rewrite a reply from the inspected character on, with the picked alternative forced."""
+        panel = self.query_one(SamplingPanel)
+        try:
+            turn, request = self.chat.branch(message.turn, message.index, message.choice.id, self.params.get(),
+                                             panel.fixed_seed)
+        except ValueError as e:
+            return self.notify(str(e), severity="warning", markup=False)
+        panel.show_seed(turn.seed)
+        self.start_turn(turn, request, self.params)
+
+    def action_inspect(self, pick: bool = False) -> None:
+        self.query_one(Transcript).inspect_last(pick)
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar")

@@ -7,11 +7,12 @@ Sessions persistence plugs into `Conversation.turns`; the UI only renders what i
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from ..api import ContextMode, GenerationRequest, GenStats, ModelInfo, SamplingParams
 from ..session import ModelRef, Turn
+from .token_info import TOP_ALTERNATIVES, with_extras
 
 # Continue mode sends at most this many block_sizes of transcript; the engine crops the rest.
 CONTEXT_CHARS_PER_BLOCK = 2
@@ -37,6 +38,13 @@ def unknown_chars_message(chars: list[str], limit: int = 20) -> str:
     return f"Not in the model's vocabulary, skipped: {shown}"
 
 
+def same_model(a: ModelRef, b: ModelRef) -> bool:
+    """Whether token ids of one model's turn are valid for the other (unknown names match)."""
+    if a.sha256 and b.sha256:
+        return a.sha256 == b.sha256
+    return not a.name or not b.name or a.name == b.name
+
+
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
@@ -44,6 +52,7 @@ class Conversation:
     block_size: int = 0
     active: Turn | None = None  # the turn being generated
     turn_id: int = 0  # increases with every generation; stale messages carry an older id
+    branching: dict | None = None  # the active turn is a branch: where from (see token_info.py)
 
     def set_model(self, info: ModelInfo) -> None:
         self.model = ModelRef(info.name, info.sha256)
@@ -76,14 +85,55 @@ class Conversation:
         self.turns.append(turn)
         self.active = turn
         self.turn_id += 1
-        return turn, GenerationRequest(prompt=text, params=params, seed=seed)
+        self.branching = None
+        return turn, GenerationRequest(prompt=text, params=params, seed=seed, top_alternatives=TOP_ALTERNATIVES)
 
-    def append_text(self, turn_id: int, text: str) -> Turn | None:
-        """Add streamed text to the active turn; None if the message is stale."""
+    def replay(self, index: int) -> tuple[Turn, GenerationRequest]:
+        """A new last turn regenerating turn `index` with its prompt, settings, seed and context
+        (continue mode: the transcript before that turn). A stopped turn is replayed up to the
+        length it reached, so the same model reproduces exactly its text."""
+        old = self.turns[index]
+        params = old.params
+        if old.stop_reason == "stopped" and old.tokens:
+            params = replace(params, max_new_tokens=old.tokens)
+        context = self.context_before(index) if old.context_mode == "continue" else ""
+        turn, request = self.begin(old.prompt, params, "fresh", old.seed)
+        turn.context_mode = old.context_mode
+        return turn, replace(request, prompt=context + old.prompt)
+
+    def append_text(self, turn_id: int, text: str, token_info: list | None = None) -> Turn | None:
+        """Add streamed text (and its per-token probabilities) to the active turn; None if the
+        message is stale."""
         if turn_id != self.turn_id or self.active is None:
             return None
         self.active.reply += text
+        if token_info:
+            if self.branching is not None and not self.active.token_info:
+                token_info[0] = with_extras(token_info[0], branch=self.branching)
+            self.active.token_info.extend(token_info)
         return self.active
+
+    def branch(self, source: Turn, index: int, choice: int, params: SamplingParams,
+               seed: int | None = None) -> tuple[Turn, GenerationRequest]:
+        """A new last turn that rewrites `source`'s reply from character `index` on, with token id
+        `choice` forced there. Its prompt is the source's prompt plus the reply before `index`, so
+        the model sees what it saw at that step (an empty prompt started from the corpus
+        separator, a newline: it is kept). The source turn stays. ValueError if impossible."""
+        if self.active is not None or not self.block_size:
+            busy = "A reply is being written (Esc stops it)" if self.active else "The model is still loading"
+            raise ValueError(f"{busy}; branch when it is done.")
+        number = next((i for i, t in enumerate(self.turns) if t is source), None)
+        if number is None or not 0 <= index < len(source.reply):
+            raise ValueError("That reply is no longer in the conversation.")
+        if not same_model(source.model, self.model):
+            raise ValueError(f"This reply was written by {source.model.short}, not by the model loaded now "
+                             f"({self.model.short}); token ids differ between models, so it cannot be branched.")
+        context = self.context_before(number) if source.context_mode == "continue" else ""
+        prompt = (source.prompt if context + source.prompt else "\n") + source.reply[:index]
+        turn, request = self.begin(prompt, params, "fresh", seed)
+        turn.context_mode = source.context_mode
+        self.branching = {"turn": number + 1, "at": index + 1, "was": source.reply[index]}
+        return turn, replace(request, prompt=context + prompt, forced_prefix=(choice,))
 
     def finish(self, turn_id: int, stats: GenStats | None, error: str = "") -> Turn | None:
         if turn_id != self.turn_id or self.active is None:

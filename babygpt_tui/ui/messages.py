@@ -44,6 +44,7 @@ class TokensGenerated(Message):
         cache_len: int,
         shifted: bool,
         prefill_ms: float,
+        token_info: list | None = None,
     ) -> None:
         super().__init__()
         self.turn_id = turn_id
@@ -55,6 +56,7 @@ class TokensGenerated(Message):
         self.cache_len = cache_len  # tokens in the KV cache after the last token of the batch
         self.shifted = shifted  # the context window was shifted during this batch
         self.prefill_ms = prefill_ms  # time to the first token (the exact prefill comes with the stats)
+        self.token_info = token_info or []  # one `token_info.token_entry` per token of `text`
         self.handled = threading.Event()  # the UI sets it when done, so the worker may post the next batch
 
 

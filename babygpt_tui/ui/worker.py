@@ -20,12 +20,14 @@ from typing import Callable
 from ..api import Backend, GenerationRequest, SamplingParams, TokenEvent
 from ..errors import UserError
 from .messages import GenerationFinished, ModelLoaded, ModelLoadFailed, TokensGenerated
+from .token_info import token_entry
 
 Post = Callable[[object], object]
 
 
 class Batcher:
-    """Groups TokenEvents into TokensGenerated messages and measures the live decode rate."""
+    """Groups TokenEvents into TokensGenerated messages and measures the live decode rate.
+    Each message also carries its tokens' probabilities and alternatives (`token_info.py`)."""
 
     def __init__(
         self,
@@ -36,13 +38,16 @@ class Batcher:
         rate_window: float = 0.5,
         sample_every: float = 0.25,
         ready: Callable[[], bool] = lambda: True,
+        forced: int = 0,
     ) -> None:
         self.turn_id, self.start = turn_id, start
         self.interval, self.max_tokens = interval, max_tokens
         self.rate_window, self.sample_every = rate_window, sample_every
         self.ready = ready
         self.tokens = 0
+        self.forced = forced  # the first `forced` tokens were forced (a branch), not sampled
         self._text: list[str] = []
+        self._info: list[list] = []  # per-token probabilities and alternatives (see token_info.py)
         self._last: TokenEvent | None = None
         self._shifted = False
         self._flushed_at: float | None = None
@@ -56,6 +61,7 @@ class Batcher:
             self._history.append((event.time, 1))
             self._sampled = (event.time, 1)
         self._text.append(event.text)
+        self._info.append(token_entry(event, self._last.params if self._last else None, event.step < self.forced))
         self._shifted = self._shifted or event.shifted
         self._last = event
         self.tokens += 1
@@ -85,8 +91,9 @@ class Batcher:
             cache_len=self._last.cache_len,
             shifted=self._shifted,
             prefill_ms=self._prefill_ms,
+            token_info=self._info,
         )
-        self._text, self._shifted, self._flushed_at = [], False, now
+        self._text, self._info, self._shifted, self._flushed_at = [], [], False, now
         return message
 
 
@@ -101,7 +108,7 @@ def run_generation(
     """Stream one reply, posting batches and then exactly one GenerationFinished."""
     handled = threading.Event()
     handled.set()
-    batcher = Batcher(turn_id, time.perf_counter(), ready=handled.is_set)
+    batcher = Batcher(turn_id, time.perf_counter(), ready=handled.is_set, forced=len(request.forced_prefix))
     run = events = None
     try:
         run = backend.stream(request, cancel, params_source)

@@ -20,8 +20,9 @@ def make_app(backend: WrappedBackend) -> Callable:
     """`make_app(params=..., **options)` → a BabyGPTApp whose loader returns the wrapped tiny model."""
     from babygpt_tui.ui.app import BabyGPTApp
 
-    def make(params: SamplingParams | None = None, **options) -> BabyGPTApp:
+    def make(params: SamplingParams | None = None, start=None, **options) -> BabyGPTApp:
+        """`start`: the app's StartOptions (config defaults, --session, autosave)."""
         backend.options = Options(**options)
-        return BabyGPTApp(loader=lambda: backend, model_path="tiny.safetensors", params=params)
+        return BabyGPTApp(loader=lambda: backend, model_path="tiny.safetensors", params=params, options=start)
 
     return make

@@ -1,9 +1,11 @@
-"""Shown when the model cannot be loaded at start-up: which file, what is wrong, how to fix it."""
+"""Shown when the app cannot start: the model cannot be loaded (which file, what is wrong, how
+to fix it), or config.toml / a flag / --session is wrong (`StartupErrorApp`, before any model
+is loaded). Either way the person reads the problem in the window, not in a traceback."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -19,23 +21,58 @@ FIXES = """How to fix:
   • check a file without the TUI:
       babygpt-tui info --model PATH"""
 
+STARTUP_FIXES = """How to fix:
+  • edit the file and key named above (every key is documented in config.example.toml)
+  • see the effective settings and where each comes from:
+      babygpt-tui config show
+  • see where config and sessions live:
+      babygpt-tui paths
+  • list the saved sessions (for --session NAME):
+      babygpt-tui sessions list"""
+
 
 class ErrorScreen(Screen[None]):
     BINDINGS = [Binding("q,escape,enter", "app.quit", "Quit")]
 
-    def __init__(self, path: str, error: str, user_error: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        error: str,
+        user_error: bool = True,
+        title: str = "The model could not be loaded",
+        fixes: str = FIXES,
+    ) -> None:
         super().__init__()
         self.path, self.error, self.user_error = path, error, user_error
+        self.title_text, self.fixes = title, fixes
 
     def compose(self) -> ComposeResult:
         with Vertical(id="error-box"):
-            yield Static(Text("The model could not be loaded", style="bold"), id="error-title")
-            yield Static(Text.assemble(("file:   ", "bold"), self.path), id="error-path")
+            yield Static(Text(self.title_text, style="bold"), id="error-title")
+            if self.path:
+                yield Static(Text.assemble(("file:   ", "bold"), self.path), id="error-path")
             yield Static(Text.assemble(("reason: ", "bold"), self.error), id="error-reason")
             if not self.user_error:
                 yield Static(Text("This looks like a bug — please report it with the message above."), id="error-bug")
-            yield Static(Text(FIXES), id="error-fix")
+            yield Static(Text(self.fixes), id="error-fix")
             yield Static(Text("Press q, Esc or Enter to quit.", style="dim"), id="error-quit")
 
     def on_mount(self) -> None:
         self.query_one("#error-box").border_title = "babygpt-tui"
+
+
+class StartupErrorApp(App[None]):
+    """The whole app when the settings are wrong: one error screen, nothing loaded.
+
+    `babygpt-tui` then also prints the message and exits with code 2 (see commands/tui.py), so
+    it stays in the terminal after the window closes."""
+
+    CSS_PATH = "../app.tcss"
+    TITLE = "babygpt-tui"
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+    def on_mount(self) -> None:
+        self.push_screen(ErrorScreen("", self.error, title="babygpt-tui cannot start", fixes=STARTUP_FIXES))

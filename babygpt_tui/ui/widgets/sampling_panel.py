@@ -54,7 +54,8 @@ HINTS = {f"knob-{knob.field}": knob.hint for knob in KNOBS} | {
     "seed-fixed": "off: new random seed per reply",
     "seed-value": "the seed every reply uses",
     "context-mode": "continue: extend transcript",
-    "reset-knobs": "F5 does the same",
+    "reset-knobs": "back to the defaults · F5",
+    "save-defaults": "theme + knobs → config.toml",
 }
 
 
@@ -89,7 +90,9 @@ class SamplingPanel(VerticalScroll):
         with RadioSet(id="context-mode", compact=True):
             yield RadioButton("fresh", value=True, compact=True, id="mode-fresh")
             yield RadioButton("continue", compact=True, id="mode-continue")
-        yield Button("Reset to defaults", compact=True, id="reset-knobs")
+        with Horizontal(id="knob-buttons"):
+            yield Button("Reset", compact=True, id="reset-knobs")
+            yield Button("Save as defaults", compact=True, id="save-defaults", action="app.session('save_defaults')")
 
     def on_mount(self) -> None:
         self.border_title = "Sampling"
@@ -151,6 +154,26 @@ class SamplingPanel(VerticalScroll):
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "seed-fixed":
             self.query_one("#seed-value", Input).disabled = not event.value
+
+    @property
+    def seed_mode(self) -> str:
+        """"fixed" or "random" (as a session stores it)."""
+        return "fixed" if self.query_one("#seed-fixed", Checkbox).value else "random"
+
+    @property
+    def seed_value(self) -> int:
+        """The number in the seed box: the fixed seed, or in random mode the last one drawn."""
+        text = self.query_one("#seed-value", Input).value
+        return int(text) % 2**63 if text else 0
+
+    def set_seed(self, mode: str, seed: int) -> None:
+        """Restore a seed setting (from config.toml or a session)."""
+        self.query_one("#seed-fixed", Checkbox).value = mode == "fixed"
+        seed_input = self.query_one("#seed-value", Input)
+        seed_input.value, seed_input.disabled = str(seed), mode != "fixed"
+
+    def set_context_mode(self, mode: ContextMode) -> None:
+        self.query_one(f"#mode-{mode}", RadioButton).value = True
 
     @property
     def context_mode(self) -> ContextMode:

@@ -13,15 +13,23 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
 
 from ...session import Turn
 from ..messages import TypedText
+from ..token_info import branch_note
+from .heatmap import ReplyChunk
+from .inspect_mode import InspectMode
 
 FREEZE_AFTER = 200  # characters of streamed tail before its complete lines are frozen
 LAYOUT_EVERY = 0.1  # seconds between layout passes while a reply streams
 SPARE_ROWS = 3  # empty rows the streaming tail grows into before it needs another layout pass
+HINT = ("Type a prompt below and press Enter. An empty prompt starts a new poem.\n"
+        "Ctrl+J inserts a new line · Esc stops · F1 lists every key.\n"
+        "Ctrl+T colours replies by probability · click a character to inspect it.")
 STOP_LABELS = {"length": "length", "stopped": "■ stopped", "error": "✗ error"}
 
 
@@ -70,6 +78,8 @@ class TurnView(Vertical):
         self._laid_out = 0.0
         self._pending: Timer | None = None
         self._rows = -1  # rows the tail has room for while streaming (-1: not sized yet)
+        self.cursor: int | None = None  # the inspected reply character, if it is in this turn
+        self._noted = False  # the branch note has been looked for in the first tokens
 
     def compose(self) -> ComposeResult:
         prompt = self.turn.prompt
@@ -77,22 +87,54 @@ class TurnView(Vertical):
             Text(prompt) if prompt else Text("(empty prompt: a new poem from the start)"),
             classes="turn-prompt" + ("" if prompt else " -empty"),
         )
-        yield Static(Text(self.turn.reply), classes="turn-reply")
+        yield Static("", markup=False, classes="turn-note")
+        yield ReplyChunk(self)
         yield Static(footer_text(self.turn), markup=False, classes="turn-footer")
 
-    def _tail(self) -> Static:
-        return self.query(".turn-reply").last(Static)
+    def on_mount(self) -> None:
+        self._show_note()
+
+    def _show_note(self) -> None:
+        """'↳ branched from …' under the prompt of a branch (known from its first token on)."""
+        note = self.query_one(".turn-note", Static)
+        text = branch_note(self.turn.token_info)
+        note.update(text)
+        note.display = bool(text)
+        self._noted = bool(self.turn.token_info)
+
+    def _tail(self) -> ReplyChunk:
+        return self.query(ReplyChunk).last()
+
+    @property
+    def heatmap(self) -> bool:
+        return bool(getattr(self.parent, "heatmap", False))
+
+    def redraw(self, layout: bool = False) -> None:
+        """Draw the reply again (heat-map toggled, cursor moved). `layout` when the wrapping may
+        change: a coloured or inspected newline gets a cell of its own."""
+        for chunk in self.query(ReplyChunk):
+            chunk.refresh(layout=layout)
+
+    def chunk_of(self, index: int) -> ReplyChunk | None:
+        """The widget that draws reply character `index`."""
+        for chunk in self.query(ReplyChunk):
+            if chunk.start <= index and (chunk.end is None or index < chunk.end):
+                return chunk
+        return None
 
     def refresh_reply(self) -> None:
+        if not self._noted:
+            self._show_note()
         tail = self._tail()
         text = self.turn.reply[self._frozen :]
         cut = text.rfind("\n") if len(text) > FREEZE_AFTER else -1
         if cut >= 0:
-            self.mount(Static(Text(text[:cut]), classes="turn-reply -frozen"), before=tail)
+            self.mount(ReplyChunk(self, self._frozen, self._frozen + cut, "turn-reply -frozen"), before=tail)
             self._frozen += cut + 1
             text = text[cut + 1 :]
             self._rows = -1  # the tail shrank: size it again
-        tail.update(Text(text), layout=False)
+            tail.start = self._frozen
+        tail.refresh()
         rows = estimate_rows(text, tail.content_size.width)
         if rows > self._rows or rows < 0:  # out of room: grow the tail, with spare rows to grow into
             self._rows = rows + SPARE_ROWS
@@ -106,10 +148,12 @@ class TurnView(Vertical):
             self._pending = self.set_timer(wait, self._resize_now)
 
     def _resize_now(self) -> None:
-        self._pending = None
+        if self._pending is not None:  # called directly while a timer was still due (it ran late):
+            self._pending.stop()  # that timer must not fire after `finalize` and re-fix the height
+            self._pending = None
         self._laid_out = time.monotonic()
         tail = self._tail()
-        if self._rows > 0:
+        if self._rows > 0 and self.turn.stop_reason is None:
             tail.styles.height = self._rows  # a style change lays the transcript out again
         else:
             tail.styles.height = "auto"
@@ -123,7 +167,9 @@ class TurnView(Vertical):
         self._frozen = 0
         tail = self._tail()
         tail.styles.height = "auto"
-        tail.update(Text(self.turn.reply))
+        tail.start = 0
+        tail.refresh(layout=True)
+        self._show_note()
         footer = self.query_one(".turn-footer", Static)
         footer.update(footer_text(self.turn))
         footer.set_class(self.turn.stop_reason == "stopped", "-stopped")
@@ -131,25 +177,38 @@ class TurnView(Vertical):
         self.set_class(self.turn.stop_reason is not None, "-done")
 
 
-class Transcript(VerticalScroll):
-    """All turns of the conversation, newest at the bottom."""
+class Transcript(InspectMode, VerticalScroll):
+    """All turns of the conversation, newest at the bottom.
+
+    Inspect mode: a cursor on one reply character (click one, or ←/→ with the transcript
+    focused, or F4); arrows move it, Enter goes to its alternatives, Esc leaves. Every move posts
+    `Inspected`, which the app hands to the inspector panel.
+    """
+
+    heatmap: reactive[bool] = reactive(False)  # colour replies by probability (bound to the app's)
+
+    class Inspected(Message):
+        """The inspect cursor moved to reply character `index` of `turn`, the `number`-th turn
+        (turn None: inspect mode ended). `pick`: the person wants to pick an alternative."""
+
+        def __init__(self, turn: Turn | None, index: int = 0, number: int = 0, pick: bool = False) -> None:
+            super().__init__()
+            self.turn, self.index, self.number, self.pick = turn, index, number, pick
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.can_focus = True
+        self.cursor: tuple[Turn, int] | None = None  # inspect mode: (turn, reply character)
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            "Type a prompt below and press Enter. An empty prompt starts a new poem.\n"
-            "Ctrl+J inserts a new line · Esc stops · F1 lists every key.",
-            id="transcript-hint",
-            markup=False,
-        )
+        yield Static(HINT, id="transcript-hint", markup=False)
 
     def on_mount(self) -> None:
         self.anchor()
 
     def on_key(self, event: events.Key) -> None:
+        if self.cursor_key(event):
+            return
         if (message := TypedText.from_key(event)) is not None:
             event.stop()
             self.post_message(message)
@@ -158,6 +217,10 @@ class Transcript(VerticalScroll):
         event.stop()
         self.post_message(TypedText(event.text))
 
+    def watch_heatmap(self) -> None:
+        for view in self.query(TurnView):
+            view.redraw(layout=True)
+
     def _view(self, turn: Turn) -> TurnView | None:
         for view in reversed(self.query(TurnView)):  # the streaming turn is nearly always the last
             if view.turn is turn:
@@ -165,11 +228,15 @@ class Transcript(VerticalScroll):
         return None
 
     def add_turn(self, turn: Turn) -> None:
+        if self.cursor is not None:
+            self.inspect(None)  # a new reply (typed, or a branch) ends inspect mode
         self.query("#transcript-hint").remove()
         self.mount(TurnView(turn))
         self.anchor()
 
     def remove_turn(self, turn: Turn) -> None:
+        if self.cursor is not None and self.cursor[0] is turn:
+            self.inspect(None)
         if (view := self._view(turn)) is not None:
             view.remove()
 
@@ -180,3 +247,18 @@ class Transcript(VerticalScroll):
     def finish_turn(self, turn: Turn) -> None:
         if (view := self._view(turn)) is not None:
             view.finalize()
+
+    async def show_turns(self, turns: list[Turn]) -> None:
+        """Show these finished turns instead of the current ones (a session opened or a new one)."""
+        if self.cursor is not None:
+            self.inspect(None)
+        await self.remove_children()
+        if not turns:
+            await self.mount(Static(HINT, id="transcript-hint", markup=False))
+            return
+        views = [TurnView(turn) for turn in turns]
+        await self.mount_all(views)
+        for view in views:
+            view.finalize()
+        self.scroll_end(animate=False)
+        self.anchor()

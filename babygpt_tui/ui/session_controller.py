@@ -1,0 +1,292 @@
+"""Sessions in the TUI: which session is open, autosave, new / open / rename / delete; export,
+replay and "Save as defaults" are routed on to `session_actions`.
+
+The app routes every such action here (`action_session('new')` → `SessionController.new`), so
+app.py stays a thin router. Files are `session_store.SessionStore`'s business (atomic writes);
+this module decides *when* to write, and keeps the transcript and the sidebar in step with the
+open session. A session is written only once it has a finished reply (no empty files), then
+after every reply and on quit. A failed write is a notification: everything stays in memory and
+the next save tries again. No torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from textual.css.query import NoMatches
+
+from ..config import Settings
+from ..session import Session, SessionError, utc_now
+from ..session_store import SessionInfo, SessionStore, check_name
+from . import session_actions
+from .widgets.prompt import PromptInput
+from .widgets.sampling_panel import SamplingPanel
+from .widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from .app import BabyGPTApp
+
+@dataclass(frozen=True)
+class StartOptions:
+    """What `babygpt-tui` resolved before the window opened (flags > config.toml > defaults)."""
+
+    seed: int | None = None  # the default fixed seed; None: a random seed per reply
+    context_keep: int | None = None  # None: the engine's default
+    theme: str | None = None  # None: Textual's default
+    autosave: bool = True
+    session: Session | None = None  # --session NAME, read (or created) by the command
+    config_path: str | None = None  # --config PATH: "Save as defaults" writes there
+    flags: dict[str, Any] = field(default_factory=dict)  # sampling flags given (field or "seed" -> value)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, session: Session | None = None, config_path: str | None = None,
+                      flags: dict[str, Any] | None = None) -> StartOptions:
+        return cls(settings.seed, settings.context_keep, settings.theme, settings.autosave, session, config_path,
+                   flags or {})
+
+
+class SessionController:
+    def __init__(self, app: BabyGPTApp, options: StartOptions, store: SessionStore | None = None) -> None:
+        self.app, self.options = app, options
+        self.store = store or SessionStore()
+        self.session = options.session or self._fresh()
+        self.on_disk = options.session is not None and self._exists(options.session.name)
+        self.app.chat.turns = self.session.turns  # one list: what the chat appends, the session saves
+        self._saved: tuple | None = None  # _state() at the last write
+        self._pending: Callable[[], Any] | None = None  # to run once the running reply has ended
+        self.last_error = ""  # why the last save failed ("" if it worked)
+        self._flags = dict(options.flags)
+
+    # ----- start, autosave, quit -----------------------------------------------------------
+    def start(self) -> None:
+        """On mount: theme and seed from the settings, then the session (restored if saved)."""
+        app, theme = self.app, self.options.theme
+        if theme and theme != app.theme:
+            if theme in app.available_themes:
+                app.theme = theme
+            else:
+                app.notify(f"Unknown theme {theme!r} (config.toml); using {app.theme}. "
+                           "Ctrl+P → Theme lists the themes.", severity="warning", markup=False)
+        if self.options.seed is not None:
+            self.panel.set_seed("fixed", self.options.seed)
+        app.title = self.session.name
+        if self.on_disk:
+            app.call_later(self._show, self.session, True, True)
+
+    def reply_ended(self) -> None:
+        """A reply finished, stopped or failed: autosave, then run what waited for it."""
+        if self.options.autosave:
+            self.save()
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.app.call_later(pending)
+
+    def on_quit(self) -> None:
+        """Quitting: a running reply ends at its next token, is kept (marked stopped) and saved."""
+        app = self.app
+        app.cancel.set()  # its late messages are ignored
+        if app.chat.active is not None:
+            app.chat.active.stop_reason = "stopped"
+            app.chat.finish(app.chat.turn_id, None)
+        if self.options.autosave:
+            self.save()
+
+    def when_idle(self, action: Callable[[], Any]) -> None:
+        """Run `action` now, or stop the running reply and run it once the reply is saved."""
+        if self.app.chat.generating:
+            self._pending = action
+            self.app.cancel.set()
+        else:
+            self.app.call_later(action)
+
+    # ----- saving ----------------------------------------------------------------------------
+    @property
+    def panel(self) -> SamplingPanel:
+        return self.app.query_one(SamplingPanel)
+
+    def _snapshot(self) -> Session:
+        """The open session with the sidebar's current settings and the loaded model."""
+        s, chat = self.session, self.app.chat
+        s.turns = chat.turns
+        try:
+            panel = self.panel
+            s.params, s.context_mode = panel.params, panel.context_mode
+            s.seed_mode, s.fixed_seed = panel.seed_mode, panel.seed_value
+        except NoMatches:  # quitting from an error screen: nothing was shown
+            pass
+        if chat.model.name:
+            s.model = chat.model
+        return s
+
+    def _state(self) -> tuple:
+        s = self.session
+        last = s.turns[-1] if s.turns else None
+        return (s.name, len(s.turns), id(last), last.finished_at if last else "", s.params, s.seed_mode,
+                s.fixed_seed, s.context_mode, s.model)
+
+    def finished_copy(self) -> Session:
+        """The session without a reply still being generated (it is saved when it ends)."""
+        s = self._snapshot()
+        return replace(s, turns=[t for t in s.turns if t is not self.app.chat.active])
+
+    def save(self, force: bool = False) -> Path | None:
+        """Write the session if it changed (`force`: always); a failure is a notification."""
+        s = self._snapshot()
+        if not force and (self._state() == self._saved or not (s.turns or self.on_disk)):
+            return None
+        try:
+            if not self.on_disk and self._exists(s.name):  # the name was taken meanwhile: never overwrite
+                s.name = self.app.title = self.store.unique_name(s.name)
+            copy = self.finished_copy()
+            path = self.store.save(copy)
+        except SessionError as e:
+            self.last_error = str(e)  # also printed after quitting, when no notification can be seen
+            self.app.notify(str(e), title="Session not saved", severity="error", markup=False, timeout=10)
+            return None
+        self.last_error = ""
+        s.created_at, s.updated_at = copy.created_at, copy.updated_at
+        self.on_disk, self._saved = True, self._state()
+        return path
+
+    def save_now(self) -> None:
+        if (path := self.save(force=True)) is not None:
+            self.app.notify(f"Saved session {self.session.name!r} to {path}", markup=False)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            return self.store.exists(name)
+        except SessionError:
+            return False
+
+    def _fresh(self) -> Session:
+        try:
+            return self.store.new_session(model=self.app.chat.model)
+        except SessionError:  # the sessions folder cannot be listed: the first save will say why
+            return Session(name="session", created_at=utc_now())
+
+    def _leave(self) -> None:
+        """Before switching: save the open session (autosave), or say it was not saved."""
+        if self.options.autosave:
+            self.save()
+        elif self._snapshot().turns and self._state() != self._saved:
+            self.app.notify(f"Session {self.session.name!r} was not saved (autosave is off; Ctrl+S saves).",
+                            severity="warning", markup=False)
+
+    # ----- switching sessions ----------------------------------------------------------------
+    async def _show(self, session: Session, on_disk: bool, restore: bool) -> None:
+        """Make `session` the open one: transcript, title, prompt history, and (restore) sidebar."""
+        app = self.app
+        self.session, self.on_disk = session, on_disk
+        app.chat.turns, app.chat.active = session.turns, None
+        if restore:
+            flags, self._flags = dict(self._flags), {}  # sampling flags given with --session beat its settings
+            seed, panel = flags.pop("seed", None), self.panel
+            panel.set_params(replace(session.params, **flags))
+            panel.set_seed(session.seed_mode if seed is None else "fixed", session.fixed_seed if seed is None else seed)
+            panel.set_context_mode(session.context_mode)
+        app.query_one(PromptInput).prompt_history = [t.prompt for t in session.turns if t.prompt]
+        await app.query_one(Transcript).show_turns(session.turns)
+        app.title = session.name
+        self._saved = self._state() if on_disk else None
+        app.refresh_bindings()
+        if restore:
+            session_actions.note_other_model(app, session)
+
+    def new(self) -> None:
+        self.when_idle(self._new)
+
+    async def _new(self) -> None:
+        self._leave()
+        session = self._fresh()
+        await self._show(session, on_disk=False, restore=False)
+        self.app.notify(f"New session {session.name!r}: it is saved after its first reply.", markup=False)
+
+    def open(self, info: SessionInfo) -> None:
+        if not info.readable:
+            self.app.notify(info.error, title="Cannot open this file", severity="error", markup=False)
+        elif self.on_disk and info.name == self.session.name:
+            self.app.notify(f"{info.name!r} is already open.", markup=False)
+        else:
+            self.when_idle(partial(self._open, info.path))
+
+    async def _open(self, path: Path) -> None:
+        try:
+            session = self.store.load_path(path)
+        except SessionError as e:
+            self.app.notify(str(e), title="Cannot open the session", severity="error", markup=False)
+            return
+        self._leave()
+        await self._show(session, on_disk=True, restore=True)
+        n = len(session.turns)
+        self.app.notify(f"Opened {session.name!r} ({n} turn{'s' if n != 1 else ''}).", markup=False)
+
+    def is_open(self, info: SessionInfo) -> bool:
+        return self.on_disk and info.readable and info.name == self.session.name
+
+    # ----- rename, delete, export ------------------------------------------------------------
+    def rename(self, info: SessionInfo | None, new: str) -> str:
+        """Rename a listed session, or the open one (None, saved or not); SessionError if refused."""
+        current = info is None or self.is_open(info)
+        if current and not self.on_disk:
+            new = check_name(new)
+            if new != self.session.name and self._exists(new):
+                raise SessionError(f"a session named {new!r} already exists; choose another name")
+        else:
+            new = self.store.rename(self.session.name if info is None else info.name, new).name
+        if current:
+            self.session.name = self.app.title = new
+            self._saved = self._state() if self.on_disk else None
+        return new
+
+    def rename_current(self) -> None:
+        session_actions.rename_open(self)
+
+    def delete(self, info: SessionInfo) -> None:
+        """Delete a listed session; deleting the open one starts a new session."""
+        if self.is_open(info):
+            self.when_idle(partial(self._delete_open, info))
+            return
+        path = self.store.delete(info.name)  # an unreadable file is listed (and found) by its file name
+        self.app.notify(f"Deleted {info.name!r} ({path}).", markup=False)
+
+    async def _delete_open(self, info: SessionInfo) -> None:
+        try:
+            path = self.store.delete(info.name)
+        except SessionError as e:
+            self.app.notify(str(e), title="Not deleted", severity="error", markup=False)
+            return
+        session = self._fresh()
+        await self._show(session, on_disk=False, restore=False)
+        self.app.notify(f"Deleted {info.name!r} ({path}); this is a new session, {session.name!r}.", markup=False)
+
+    def export_md(self) -> None:
+        session_actions.export_and_tell(self, "md")
+
+    def export_json(self) -> None:
+        session_actions.export_and_tell(self, "json")
+
+    def browse(self) -> None:
+        from .screens.sessions import SessionsScreen
+
+        if not isinstance(self.app.screen, SessionsScreen):
+            self.app.push_screen(SessionsScreen(self))
+
+    # ----- replay and defaults (session_actions.py), routed through here like every other --------
+    def replay_last(self) -> None:
+        session_actions.replay(self.app)
+
+    def pick_replay(self) -> None:
+        session_actions.pick_replay(self.app)
+
+    def save_defaults(self) -> None:
+        session_actions.save_as_defaults(self.app, self.options.config_path)
+
+    def enabled(self, method: str) -> bool:
+        """Whether an action applies now (dimmed in the footer otherwise)."""
+        if method in ("replay_last", "pick_replay"):
+            return bool(self.app.chat.turns) and not self.app.chat.generating
+        return True
+
