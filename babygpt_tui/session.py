@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
+import secrets
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
@@ -105,12 +107,13 @@ def dumps_session(session: Session) -> bytes:
     """Readable JSON (indented), except token_info, which stays one compact line per turn."""
     data = session_to_dict(session)
     compact: list[str] = []
+    nonce = secrets.token_hex(8)  # so no prompt or reply can look like a placeholder
     for turn in data["turns"]:
         compact.append(json.dumps(turn["token_info"], ensure_ascii=False, separators=(",", ":")))
-        turn["token_info"] = f"\x00token_info {len(compact) - 1}\x00"  # placeholder, swapped below
+        turn["token_info"] = f"\x00{nonce} {len(compact) - 1}\x00"  # placeholder, swapped below
     text = json.dumps(data, ensure_ascii=False, indent=2)
-    for i, dumped in enumerate(compact):
-        text = text.replace(json.dumps(f"\x00token_info {i}\x00"), dumped, 1)
+    # One pass over the text (a str.replace per turn was quadratic: 24 s for 10,000 turns).
+    text = re.sub(rf'"\\u0000{nonce} (\d+)\\u0000"', lambda m: compact[int(m[1])], text)
     try:
         return (text + "\n").encode("utf-8")
     except UnicodeEncodeError:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
+
+# ui_helpers (the recording backend wrapper) serves tests/ui and tests/reliability alike.
+sys.path.insert(0, str(Path(__file__).parent / "ui"))
 
 TINY_CORPUS = """浣溪沙 晏殊
 一曲新词酒一杯，去年天气旧亭台。夕阳西下几时回？
@@ -81,3 +86,28 @@ def tiny_generator(tiny_model, tiny_tokenizer):
 def pytest_configure(config: pytest.Config) -> None:
     # One torch thread per test process: tiny models gain nothing from more, and CI has 2 cores.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# -- the app on the tiny model, for tests/ui and tests/reliability
+
+
+@pytest.fixture
+def backend(tiny_generator) -> "WrappedBackend":
+    from ui_helpers import WrappedBackend
+
+    return WrappedBackend(tiny_generator)
+
+
+@pytest.fixture
+def make_app(backend) -> Callable:
+    """`make_app(params=..., **options)` → a BabyGPTApp whose loader returns the wrapped tiny model."""
+    from babygpt_tui.api import SamplingParams
+    from babygpt_tui.ui.app import BabyGPTApp
+    from ui_helpers import Options
+
+    def make(params: SamplingParams | None = None, start=None, **options) -> BabyGPTApp:
+        """`start`: the app's StartOptions (config defaults, --session, autosave)."""
+        backend.options = Options(**options)
+        return BabyGPTApp(loader=lambda: backend, model_path="tiny.safetensors", params=params, options=start)
+
+    return make

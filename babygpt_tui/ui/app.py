@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Backend, GenerationRequest, ParamsHolder, SamplingParams
-from .conversation import Conversation, Turn, describe_model, random_seed, unknown_chars_message
+from .conversation import Conversation, Turn, crop_prompt, describe_model, random_seed, unknown_chars_message
 from .messages import GenerationFinished, ModelLoaded, ModelLoadFailed, TokensGenerated, TypedText
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
@@ -110,6 +110,9 @@ class BabyGPTApp(App[None]):
     def _start(self, prompt: str, seed: int | None = None) -> None:
         assert self.backend is not None
         self._queued = None
+        prompt, cropped = crop_prompt(prompt, self.backend.info.block_size)
+        if cropped:
+            self.notify(cropped, title="Long prompt cropped", severity="warning", markup=False)
         if unknown := self.backend.unknown_chars(prompt):
             self.notify(unknown_chars_message(unknown), title="Unknown characters", severity="warning", markup=False)
         panel = self.query_one(SamplingPanel)

@@ -38,6 +38,17 @@ def unknown_chars_message(chars: list[str], limit: int = 20) -> str:
     return f"Not in the model's vocabulary, skipped: {shown}"
 
 
+def crop_prompt(prompt: str, block_size: int) -> tuple[str, str]:
+    """Keep the end of a prompt far longer than the model can read (the engine crops to
+    block_size tokens anyway; storing and drawing megabytes of unread text would only slow the
+    transcript and the session file). Returns (prompt, a message for the user or "")."""
+    limit = block_size * CONTEXT_CHARS_PER_BLOCK
+    if not block_size or len(prompt) <= limit:
+        return prompt, ""
+    return prompt[-limit:], (f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} "
+                             f"at a time, so the last {limit:,} were kept.")
+
+
 def same_model(a: ModelRef, b: ModelRef) -> bool:
     """Whether token ids of one model's turn are valid for the other (unknown names match)."""
     if a.sha256 and b.sha256:

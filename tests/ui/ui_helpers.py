@@ -5,6 +5,7 @@ drive Pilot while a reply streams."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -84,7 +85,9 @@ async def wait_until(pilot, condition: Callable[[], object], timeout: float = 30
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.01)
+        # A plain sleep lets the app run; `pilot.pause` would also post a callback to every
+        # widget per poll, which slows a long transcript down far more than real use does.
+        await asyncio.sleep(0.01)
 
 
 async def ready(pilot) -> None:

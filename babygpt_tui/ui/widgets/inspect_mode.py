@@ -26,6 +26,7 @@ class InspectMode:
     """Methods of `Transcript` for inspect mode (a mixin: it has no state of its own)."""
 
     cursor: tuple[Turn, int] | None
+    hidden: list[Turn]  # older turns not shown (not mounted) yet
 
     def _views(self) -> list["TurnView"]:
         return list(self.query("TurnView"))  # type: ignore[attr-defined]
@@ -68,7 +69,7 @@ class InspectMode:
             new.cursor = index
             new.redraw(layout="\n" in moved + [new.turn.reply[index]] and not self.heatmap)
             self.call_after_refresh(self._scroll_to_cursor)
-        number = self._views().index(new) + 1 if new is not None else 0
+        number = self._views().index(new) + 1 + len(self.hidden) if new is not None else 0
         self.post_message(self.Inspected(new.turn if new is not None else None, index, number, pick))
 
     def inspect_last(self, pick: bool = False) -> None:

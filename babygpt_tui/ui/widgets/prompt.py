@@ -12,6 +12,9 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 NEWLINE_KEYS = {"ctrl+j", "alt+enter", "shift+enter", "newline"}
+# A paste longer than this keeps only its end: a model reads a few hundred characters at most,
+# and TextArea re-wraps the whole document on every edit (a 1 MB paste froze the UI for ~20 s).
+MAX_PASTE = 16_384
 
 
 class PromptInput(TextArea):
@@ -58,8 +61,16 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.recall(1)
-        else:
-            await super()._on_key(event)
+        # Any other key: TextArea's own handler runs next (Textual walks the MRO).
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        if len(event.text) <= MAX_PASTE:
+            return  # TextArea's own handler inserts it
+        event.stop()
+        event.prevent_default()
+        self.notify(f"Pasted {len(event.text):,} characters; kept the last {MAX_PASTE:,} "
+                    "(the model reads only the end of a prompt).", title="Long paste cropped", severity="warning")
+        await super()._on_paste(events.Paste(event.text[-MAX_PASTE:]))
 
     def recall(self, direction: int) -> None:
         """Show the previous (-1) or next (+1) prompt from the history."""

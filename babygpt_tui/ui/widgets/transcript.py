@@ -16,6 +16,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ...session import Turn
@@ -30,6 +31,7 @@ SPARE_ROWS = 3  # empty rows the streaming tail grows into before it needs anoth
 HINT = ("Type a prompt below and press Enter. An empty prompt starts a new poem.\n"
         "Ctrl+J inserts a new line · Esc stops · F1 lists every key.\n"
         "Ctrl+T colours replies by probability · click a character to inspect it.")
+PAGE = 50  # turns shown when a session opens; scrolling to the top shows 50 more (10,000 would take minutes)
 STOP_LABELS = {"length": "length", "stopped": "■ stopped", "error": "✗ error"}
 
 
@@ -177,6 +179,16 @@ class TurnView(Vertical):
         self.set_class(self.turn.stop_reason is not None, "-done")
 
 
+class EarlierTurns(Static):
+    """'▲ 9,950 earlier turns' above the oldest shown turn: click it, or scroll to the top."""
+
+    def show(self, hidden: int) -> None:
+        self.update(f"▲ {hidden:,} earlier turn{'s' if hidden != 1 else ''} — scroll up or click to show more")
+
+    async def on_click(self) -> None:
+        await self.parent.show_earlier()  # type: ignore[union-attr]
+
+
 class Transcript(InspectMode, VerticalScroll):
     """All turns of the conversation, newest at the bottom.
 
@@ -199,6 +211,8 @@ class Transcript(InspectMode, VerticalScroll):
         super().__init__(id=id)
         self.can_focus = True
         self.cursor: tuple[Turn, int] | None = None  # inspect mode: (turn, reply character)
+        self.hidden: list[Turn] = []  # the oldest turns of an opened session, not mounted yet
+        self._shown: dict[int, TurnView] = {}  # id(turn) -> its view
 
     def compose(self) -> ComposeResult:
         yield Static(HINT, id="transcript-hint", markup=False)
@@ -222,22 +236,22 @@ class Transcript(InspectMode, VerticalScroll):
             view.redraw(layout=True)
 
     def _view(self, turn: Turn) -> TurnView | None:
-        for view in reversed(self.query(TurnView)):  # the streaming turn is nearly always the last
-            if view.turn is turn:
-                return view
-        return None
+        # A dict, not a DOM query: this runs for every streamed batch, and a query walks every
+        # widget of every turn shown.
+        return self._shown.get(id(turn))
 
     def add_turn(self, turn: Turn) -> None:
         if self.cursor is not None:
             self.inspect(None)  # a new reply (typed, or a branch) ends inspect mode
         self.query("#transcript-hint").remove()
-        self.mount(TurnView(turn))
+        self._shown[id(turn)] = view = TurnView(turn)
+        self.mount(view)
         self.anchor()
 
     def remove_turn(self, turn: Turn) -> None:
         if self.cursor is not None and self.cursor[0] is turn:
             self.inspect(None)
-        if (view := self._view(turn)) is not None:
+        if (view := self._shown.pop(id(turn), None)) is not None:
             view.remove()
 
     def update_turn(self, turn: Turn) -> None:
@@ -253,12 +267,39 @@ class Transcript(InspectMode, VerticalScroll):
         if self.cursor is not None:
             self.inspect(None)
         await self.remove_children()
+        self._shown.clear()
         if not turns:
+            self.hidden = []
             await self.mount(Static(HINT, id="transcript-hint", markup=False))
             return
-        views = [TurnView(turn) for turn in turns]
-        await self.mount_all(views)
-        for view in views:
-            view.finalize()
+        self.hidden = turns[:-PAGE]
+        await self.mount(EarlierTurns(id="earlier-turns", markup=False))
+        await self._mount_views(turns[-PAGE:])
         self.scroll_end(animate=False)
         self.anchor()
+
+    async def _mount_views(self, turns: list[Turn], before: Widget | None = None) -> None:
+        views = [TurnView(turn) for turn in turns]
+        self._shown.update((id(view.turn), view) for view in views)
+        await self.mount_all(views, before=before)
+        for view in views:
+            view.finalize()
+        marker = self.query_one(EarlierTurns)
+        marker.display = bool(self.hidden)
+        marker.show(len(self.hidden))
+
+    async def show_earlier(self) -> None:
+        """Mount the next `PAGE` older turns above the shown ones, keeping the view where it is."""
+        if not self.hidden:
+            return
+        batch, self.hidden = self.hidden[-PAGE:], self.hidden[:-PAGE]
+        first = self.query(TurnView).first()
+        height = self.virtual_size.height
+        await self._mount_views(batch, before=first)
+        self.call_after_refresh(lambda: self.scroll_to(y=self.scroll_y + self.virtual_size.height - height,
+                                                       animate=False, immediate=True))
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new <= 0 < old and self.hidden:
+            self.call_later(self.show_earlier)
