@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Backend, GenerationRequest, ParamsHolder, SamplingParams
-from .conversation import Conversation, Turn, crop_prompt, describe_model, random_seed, unknown_chars_message
-from .messages import GenerationFinished, ModelLoaded, ModelLoadFailed, TokensGenerated, TypedText
+from .conversation import Conversation, Turn, check_prompt, describe_model, random_seed
+from .messages import GenerationFinished, ModelLoaded, ModelLoadFailed, SessionWritten, TokensGenerated, TypedText
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
@@ -41,7 +41,7 @@ class BabyGPTApp(App[None]):
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
         Binding("f5", "knobs('reset')", "Reset"),
-        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
+        Binding("ctrl+b", "toggle_class('#sidebar', '-hidden')", "Sidebar", show=False),
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
         Binding("f2", "session('browse')", "Sessions"),  # sessions: see session_controller.py
@@ -110,11 +110,9 @@ class BabyGPTApp(App[None]):
     def _start(self, prompt: str, seed: int | None = None) -> None:
         assert self.backend is not None
         self._queued = None
-        prompt, cropped = crop_prompt(prompt, self.backend.info.block_size)
-        if cropped:
-            self.notify(cropped, title="Long prompt cropped", severity="warning", markup=False)
-        if unknown := self.backend.unknown_chars(prompt):
-            self.notify(unknown_chars_message(unknown), title="Unknown characters", severity="warning", markup=False)
+        prompt, warnings = check_prompt(prompt, self.backend)
+        for title, text in warnings:
+            self.notify(text, title=title, severity="warning", markup=False)
         panel = self.query_one(SamplingPanel)
         seed = panel.fixed_seed if seed is None else seed  # None: a random one
         turn, request = self.chat.begin(prompt, self.params.get(), panel.context_mode, seed)
@@ -159,6 +157,9 @@ class BabyGPTApp(App[None]):
         if self._regenerate_when_done:
             self._regenerate_when_done = False
             self.action_regenerate()
+
+    def on_session_written(self, message: SessionWritten) -> None:
+        self.sessions.written(message)  # an autosave finished in its thread
 
     def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
         self.params.set(message.params)  # the running generation picks it up at its next token
@@ -223,10 +224,6 @@ class BabyGPTApp(App[None]):
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)
-
-    def action_toggle_sidebar(self) -> None:
-        sidebar = self.query_one("#sidebar")
-        sidebar.display = not sidebar.display
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
-from ..api import ContextMode, GenerationRequest, GenStats, ModelInfo, SamplingParams
+from ..api import Backend, ContextMode, GenerationRequest, GenStats, ModelInfo, SamplingParams
 from ..session import ModelRef, Turn
 from .token_info import TOP_ALTERNATIVES, with_extras
 
@@ -47,6 +47,15 @@ def crop_prompt(prompt: str, block_size: int) -> tuple[str, str]:
         return prompt, ""
     return prompt[-limit:], (f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} "
                              f"at a time, so the last {limit:,} were kept.")
+
+
+def check_prompt(prompt: str, backend: Backend) -> tuple[str, list[tuple[str, str]]]:
+    """The prompt to send, and (title, message) warnings for the user: cropped, unknown characters."""
+    prompt, cropped = crop_prompt(prompt, backend.info.block_size)
+    warnings = [("Long prompt cropped", cropped)] if cropped else []
+    if unknown := backend.unknown_chars(prompt):
+        warnings.append(("Unknown characters", unknown_chars_message(unknown)))
+    return prompt, warnings
 
 
 def same_model(a: ModelRef, b: ModelRef) -> bool:

@@ -87,3 +87,11 @@ class TypedText(Message):
         if event.is_printable and event.character and event.character != "?":
             return TypedText(event.character)
         return None
+
+
+class SessionWritten(Message):
+    """An autosave finished in the writer thread: `path` on success, else `error`."""
+
+    def __init__(self, job: object, path: object, error: str) -> None:
+        super().__init__()
+        self.job, self.path, self.error = job, path, error

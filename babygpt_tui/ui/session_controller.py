@@ -16,14 +16,13 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from textual.css.query import NoMatches
 
 from ..config import Settings
 from ..session import Session, SessionError, utc_now
 from ..session_store import SessionInfo, SessionStore, check_name
 from . import session_actions
+from .session_saving import SessionSaving, writer
 from .widgets.prompt import PromptInput
-from .widgets.sampling_panel import SamplingPanel
 from .widgets.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ class StartOptions:
                    flags or {})
 
 
-class SessionController:
+class SessionController(SessionSaving):
     def __init__(self, app: BabyGPTApp, options: StartOptions, store: SessionStore | None = None) -> None:
         self.app, self.options = app, options
         self.store = store or SessionStore()
@@ -59,6 +58,7 @@ class SessionController:
         self._pending: Callable[[], Any] | None = None  # to run once the running reply has ended
         self.last_error = ""  # why the last save failed ("" if it worked)
         self._flags = dict(options.flags)
+        self._writer = writer()
 
     # ----- start, autosave, quit -----------------------------------------------------------
     def start(self) -> None:
@@ -79,7 +79,7 @@ class SessionController:
     def reply_ended(self) -> None:
         """A reply finished, stopped or failed: autosave, then run what waited for it."""
         if self.options.autosave:
-            self.save()
+            self.save(wait=False)
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self.app.call_later(pending)
@@ -102,65 +102,6 @@ class SessionController:
         else:
             self.app.call_later(action)
 
-    # ----- saving ----------------------------------------------------------------------------
-    @property
-    def panel(self) -> SamplingPanel:
-        return self.app.query_one(SamplingPanel)
-
-    def _snapshot(self) -> Session:
-        """The open session with the sidebar's current settings and the loaded model."""
-        s, chat = self.session, self.app.chat
-        s.turns = chat.turns
-        try:
-            panel = self.panel
-            s.params, s.context_mode = panel.params, panel.context_mode
-            s.seed_mode, s.fixed_seed = panel.seed_mode, panel.seed_value
-        except NoMatches:  # quitting from an error screen: nothing was shown
-            pass
-        if chat.model.name:
-            s.model = chat.model
-        return s
-
-    def _state(self) -> tuple:
-        s = self.session
-        last = s.turns[-1] if s.turns else None
-        return (s.name, len(s.turns), id(last), last.finished_at if last else "", s.params, s.seed_mode,
-                s.fixed_seed, s.context_mode, s.model)
-
-    def finished_copy(self) -> Session:
-        """The session without a reply still being generated (it is saved when it ends)."""
-        s = self._snapshot()
-        return replace(s, turns=[t for t in s.turns if t is not self.app.chat.active])
-
-    def save(self, force: bool = False) -> Path | None:
-        """Write the session if it changed (`force`: always); a failure is a notification."""
-        s = self._snapshot()
-        if not force and (self._state() == self._saved or not (s.turns or self.on_disk)):
-            return None
-        try:
-            if not self.on_disk and self._exists(s.name):  # the name was taken meanwhile: never overwrite
-                s.name = self.app.title = self.store.unique_name(s.name)
-            copy = self.finished_copy()
-            path = self.store.save(copy)
-        except SessionError as e:
-            self.last_error = str(e)  # also printed after quitting, when no notification can be seen
-            self.app.notify(str(e), title="Session not saved", severity="error", markup=False, timeout=10)
-            return None
-        self.last_error = ""
-        s.created_at, s.updated_at = copy.created_at, copy.updated_at
-        self.on_disk, self._saved = True, self._state()
-        return path
-
-    def save_now(self) -> None:
-        if (path := self.save(force=True)) is not None:
-            self.app.notify(f"Saved session {self.session.name!r} to {path}", markup=False)
-
-    def _exists(self, name: str) -> bool:
-        try:
-            return self.store.exists(name)
-        except SessionError:
-            return False
-
     def _fresh(self) -> Session:
         try:
             return self.store.new_session(model=self.app.chat.model)
@@ -169,6 +110,7 @@ class SessionController:
 
     def _leave(self) -> None:
         """Before switching: save the open session (autosave), or say it was not saved."""
+        self.flush()  # an autosave still being written must land before names are chosen
         if self.options.autosave:
             self.save()
         elif self._snapshot().turns and self._state() != self._saved:
@@ -213,6 +155,7 @@ class SessionController:
             self.when_idle(partial(self._open, info.path))
 
     async def _open(self, path: Path) -> None:
+        self.flush()
         try:
             session = self.store.load_path(path)
         except SessionError as e:
@@ -229,6 +172,7 @@ class SessionController:
     # ----- rename, delete, export ------------------------------------------------------------
     def rename(self, info: SessionInfo | None, new: str) -> str:
         """Rename a listed session, or the open one (None, saved or not); SessionError if refused."""
+        self.flush()
         current = info is None or self.is_open(info)
         if current and not self.on_disk:
             new = check_name(new)
@@ -246,6 +190,7 @@ class SessionController:
 
     def delete(self, info: SessionInfo) -> None:
         """Delete a listed session; deleting the open one starts a new session."""
+        self.flush()
         if self.is_open(info):
             self.when_idle(partial(self._delete_open, info))
             return
@@ -253,6 +198,7 @@ class SessionController:
         self.app.notify(f"Deleted {info.name!r} ({path}).", markup=False)
 
     async def _delete_open(self, info: SessionInfo) -> None:
+        self.flush()  # the autosave of the reply that was stopped for this
         try:
             path = self.store.delete(info.name)
         except SessionError as e:

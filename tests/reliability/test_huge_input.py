@@ -74,5 +74,6 @@ async def test_a_ten_thousand_turn_session_loads_and_scrolls(make_app, backend) 
         # the session still works: a new reply, autosaved with all 10,001 turns
         await send(pilot, "明月")
         await finished(pilot, 10_001)
+        app.sessions.flush()  # the autosave runs in its writer thread
         assert len(SessionStore().load(session.name).turns) == 10_001
 

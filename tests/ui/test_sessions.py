@@ -249,3 +249,30 @@ async def test_the_open_session_can_be_renamed_before_and_after_its_first_save(m
         path = paths.data_dir() / "exports" / "full-moon.md"
         await wait_until(pilot, lambda: str(path) in notes.text())
         assert "# full moon" in path.read_text(encoding="utf-8")
+
+
+async def test_autosave_writes_in_its_own_thread_and_the_ui_keeps_going(make_app, monkeypatch) -> None:
+    import threading
+
+    release, writing = threading.Event(), threading.Event()
+    real_save = SessionStore.save
+
+    def slow_save(self, session):
+        writing.set()
+        assert threading.current_thread() is not threading.main_thread()
+        release.wait(30)  # a huge session, or a slow disk
+        return real_save(self, session)
+
+    monkeypatch.setattr(SessionStore, "save", slow_save)
+    app = make_app(SamplingParams(max_new_tokens=6))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await finished(pilot)
+        await wait_until(pilot, writing.is_set)
+        await pilot.press("月")  # the UI answers while the file is being written
+        assert app.query_one("#prompt").text == "月"
+        assert not SessionStore().exists(app.sessions.session.name)
+        release.set()
+        await wait_until(pilot, lambda: SessionStore().exists(app.sessions.session.name))
+        assert saved(app.sessions.session.name).turns[0].prompt == "明"

@@ -42,7 +42,7 @@ PALETTE = [  # (title, help, app action): every action is also in the command pa
     ("Reset sampling knobs", "Back to the defaults (F5)", "knobs('reset')"),
     ("Toggle context mode", "fresh ↔ continue the transcript", "knobs('toggle_context_mode')"),
     ("Toggle fixed seed", "random ↔ fixed seed", "knobs('toggle_seed_mode')"),
-    ("Toggle sidebar", "Show or hide the knobs (Ctrl+B)", "toggle_sidebar"),
+    ("Toggle sidebar", "Show or hide the knobs (Ctrl+B)", "toggle_class('#sidebar', '-hidden')"),
     ("New session", "Start an empty session (Ctrl+N)", "session('new')"),
     ("Sessions", "Open, rename, delete or export saved sessions (F2)", "session('browse')"),
     ("Save session", "Write the session file now (Ctrl+S)", "session('save_now')"),
