@@ -125,7 +125,7 @@ def bench_subject(subject: Subject, options: Options, progress: Callable[[str], 
     cases = build_cases(subject, plan, options.device, options.extra_dtype)
     measure(cases, options.reps, lambda msg: progress(f"{subject.name}: {msg}"))
     rows = [row(c) for c in cases]
-    auto = dtype_name(resolve_dtype("auto", options.device, cfg.n_embd))
+    auto = dtype_name(resolve_dtype("auto", options.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size)))
     ratios, targets = evaluate({r["key"]: r for r in rows}, auto)
     return {
         "name": subject.name,

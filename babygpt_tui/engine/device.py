@@ -32,31 +32,48 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
 
 
-@functools.lru_cache(maxsize=None)
-def bf16_faster_on_cpu(width: int = 384) -> bool:
-    """Time a decode-shaped matmul (one row against a weight matrix) in float32 and bfloat16.
+# (n_embd, n_layer, vocab_size) of the upstream BabyGPT, when no model is given
+REFERENCE_SHAPE = (384, 6, 6148)
 
-    Decode is bound by reading weights, so bfloat16 usually wins even without native bf16 math;
-    but on some CPUs the conversion costs more than the bandwidth saves. ~30 ms, once per process.
+
+def decode_weight_shapes(n_embd: int, n_layer: int, vocab_size: int) -> tuple[tuple[int, int], ...]:
+    """The weight matrices one decode step multiplies by: fused q/k/v, projection, MLP, head."""
+    c = n_embd
+    return ((3 * c, c), (c, c), (4 * c, c), (c, 4 * c)) * n_layer + ((vocab_size, c),)
+
+
+@functools.lru_cache(maxsize=None)
+def bf16_faster_on_cpu(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> bool:
+    """Time one decode step's weight matmuls (one row against every weight matrix of a model of
+    this shape) in float32 and bfloat16.
+
+    Decode is bound by reading weights, so bfloat16 wins once the weights outgrow the caches,
+    even without native bf16 math; for small models (weights in cache) the conversion costs
+    more than the bandwidth saves. A single small matrix always measured float32 faster here —
+    hence the whole model's shapes. ~50 ms for the upstream size, once per process and shape.
     """
-    x32 = torch.randn(1, width)
-    w32 = torch.randn(4 * width, width)
     timings = {}
     for dtype in (torch.float32, torch.bfloat16):
-        x, w = x32.to(dtype), w32.to(dtype)
-        for _ in range(3):
-            F.linear(x, w)
+        weights = [torch.full(s, 0.01, dtype=dtype) for s in decode_weight_shapes(*shape)]
+        inputs = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in decode_weight_shapes(*shape)]
+
+        def step() -> None:
+            for x, w in zip(inputs, weights):
+                F.linear(x, w)
+
+        for _ in range(2):
+            step()
         best = float("inf")
         for _ in range(5):
             t = time.perf_counter()
-            for _ in range(10):
-                F.linear(x, w)
+            step()
             best = min(best, time.perf_counter() - t)
         timings[dtype] = best
     return timings[torch.bfloat16] < timings[torch.float32] * 0.9
 
 
-def resolve_dtype(name: str, device: torch.device, width: int = 384) -> torch.dtype:
+def resolve_dtype(name: str, device: torch.device, shape: tuple[int, int, int] = REFERENCE_SHAPE) -> torch.dtype:
+    """`shape`: (n_embd, n_layer, vocab_size) of the model, for `auto` on the CPU."""
     name = (name or "auto").lower()
     name = DTYPE_ALIASES.get(name, name)
     if name == "auto":
@@ -64,7 +81,7 @@ def resolve_dtype(name: str, device: torch.device, width: int = 384) -> torch.dt
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if device.type == "mps":
             return torch.float16
-        return torch.bfloat16 if bf16_faster_on_cpu(width) else torch.float32
+        return torch.bfloat16 if bf16_faster_on_cpu(shape) else torch.float32
     if name not in DTYPES:
         raise DeviceError(f"unknown dtype {name!r}; use auto, float32, bfloat16 or float16")
     return DTYPES[name]

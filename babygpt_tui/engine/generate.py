@@ -48,7 +48,7 @@ class Generator:
         self.metadata = metadata or {}
         self.device = resolve_device(device) if isinstance(device, str) else device
         cfg = model.config
-        self.dtype = resolve_dtype(dtype, self.device, cfg.n_embd) if isinstance(dtype, str) else dtype
+        self.dtype = resolve_dtype(dtype, self.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size)) if isinstance(dtype, str) else dtype
         self.model = model.to(device=self.device, dtype=self.dtype).fuse()
         self.tokenizer = tokenizer
         self.cache = KVCache.for_model(self.model)
@@ -119,9 +119,9 @@ class Generator:
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
         self._one.fill_(token)
-        logits, _ = self.model(self._one, cache=self.cache, pos=len(self.cache))
+        logits = self.model.decode_step(self._one, self.cache, len(self.cache))
         self.cache.append([token])
-        return logits[0, -1]
+        return logits
 
 
 class GenerationRun:

@@ -42,12 +42,19 @@ def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of most likely tokens whose probability sums to at least p."""
     if p >= 1.0:
         return logits
-    sorted_logits, order = torch.sort(logits, descending=True)
-    probs = torch.softmax(sorted_logits, dim=-1)
-    mass_before = torch.cumsum(probs, dim=-1) - probs
-    drop_sorted = mass_before > p  # the token that crosses p is kept; so is the most likely one
-    drop = torch.zeros_like(drop_sorted).scatter(0, order, drop_sorted)
-    return logits.masked_fill(drop, NEG_INF)
+    probs = torch.softmax(logits, dim=-1)
+    n = probs.numel()
+    # A language model's mass sits in few tokens: look at the top 64 first and widen only if the
+    # cut is not among them (a full sort of a 6k vocabulary cost ~0.4 ms, 6 % of a decode step).
+    k = min(64, n)
+    while True:
+        top, ids = torch.topk(probs, k)  # sorted, most likely first
+        mass_before = torch.cumsum(top, dim=-1) - top
+        if k == n or bool(mass_before[-1] > p):  # the cut is inside: every token after it drops too
+            break
+        k = min(k * 8, n)
+    keep = ids[mass_before <= p]  # the token that crosses p is kept; so is the most likely one
+    return torch.full_like(logits, NEG_INF).index_copy_(0, keep, logits[keep])
 
 
 def min_p(logits: torch.Tensor, p: float) -> torch.Tensor:

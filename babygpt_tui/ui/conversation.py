@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from ..api import Backend, ContextMode, GenerationRequest, GenStats, ModelInfo, SamplingParams
 from ..session import ModelRef, Turn
-from .token_info import TOP_ALTERNATIVES, with_extras
+from .token_info import TOP_ALTERNATIVES, forced_prefix, with_extras
 
 # Continue mode sends at most this many block_sizes of transcript; the engine crops the rest.
 CONTEXT_CHARS_PER_BLOCK = 2
@@ -119,7 +119,8 @@ class Conversation:
         context = self.context_before(index) if old.context_mode == "continue" else ""
         turn, request = self.begin(old.prompt, params, "fresh", old.seed)
         turn.context_mode = old.context_mode
-        return turn, replace(request, prompt=context + old.prompt)
+        # a branch starts with the token that was forced: force it again
+        return turn, replace(request, prompt=context + old.prompt, forced_prefix=forced_prefix(old.token_info))
 
     def append_text(self, turn_id: int, text: str, token_info: list | None = None) -> Turn | None:
         """Add streamed text (and its per-token probabilities) to the active turn; None if the

@@ -89,6 +89,20 @@ class TypedText(Message):
         return None
 
 
+class ForwardsTyping:
+    """Mixed into widgets that take no text (sliders, the transcript): what is typed or pasted on
+    them goes to the prompt, as a `TypedText` message the app handles."""
+
+    def forward_typing(self, event: events.Key) -> None:
+        if (message := TypedText.from_key(event)) is not None:
+            event.stop()
+            self.post_message(message)  # type: ignore[attr-defined]
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self.post_message(TypedText(event.text))  # type: ignore[attr-defined]
+
+
 class SessionWritten(Message):
     """An autosave finished in the writer thread: `path` on success, else `error`."""
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 from ..api import SamplingParams, TokenEvent
 
@@ -193,6 +193,21 @@ def forced_prefix(info: list) -> tuple[int, ...]:
             break
         ids.append(entry[3])
     return tuple(ids)
+
+
+def params_schedule(info: list, start: SamplingParams) -> Callable[[], SamplingParams]:
+    """A params source that replays the knobs as they were at each step of a stored reply (they
+    may have moved mid-reply); `start` before the first recorded change and after the last token."""
+    changes = {i: p for i, entry in enumerate(info) if (p := _params(_extras(entry).get("params"))) is not None}
+    step, current = 0, start
+
+    def source() -> SamplingParams:
+        nonlocal step, current
+        current = changes.get(step, current)
+        step += 1
+        return current
+
+    return source
 
 
 def shown(text: str) -> str:

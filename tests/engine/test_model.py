@@ -53,6 +53,21 @@ def test_cached_decode_matches_full_forward() -> None:
     assert torch.allclose(got, full, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_flat_decode_step_matches_the_full_forward(dtype: torch.dtype) -> None:
+    model = make_tiny_model(40, block_size=12, n_embd=32, n_head=4, n_layer=2)
+    ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        full, _ = model.eval()(ids)
+        model = model.to(dtype).fuse()
+        cache = KVCache.for_model(model)
+        model(ids[:, :4], cache=cache, pos=0)
+        steps = [model.decode_step(ids[:, t : t + 1], cache, t) for t in range(4, 12)]
+    got = torch.stack(steps).float()
+    tol = 1e-4 if dtype is torch.float32 else 0.15  # bf16 weights: ~3 significant digits
+    assert torch.allclose(got, full[0, 4:], atol=tol), (got - full[0, 4:]).abs().max()
+
+
 def test_positions_past_block_size_are_refused_not_indexed() -> None:
     model = make_tiny_model(10, block_size=8)
     with pytest.raises(ValueError, match="exceed block_size 8"):

@@ -15,8 +15,11 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def start(*args: str) -> subprocess.Popen:
+    # A background job of a non-interactive shell starts with SIGINT ignored, and Python keeps
+    # it ignored: give the child the default disposition, as a terminal would.
     return subprocess.Popen([sys.executable, "-m", "babygpt_tui.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=ENV)
+                            stderr=subprocess.PIPE, env=ENV,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_output(proc: subprocess.Popen, stream, min_bytes: int, timeout: float = 60) -> bytes:

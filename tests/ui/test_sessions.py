@@ -276,3 +276,42 @@ async def test_autosave_writes_in_its_own_thread_and_the_ui_keeps_going(make_app
         release.set()
         await wait_until(pilot, lambda: SessionStore().exists(app.sessions.session.name))
         assert saved(app.sessions.session.name).turns[0].prompt == "明"
+
+
+async def test_replay_follows_knobs_moved_mid_reply_and_forces_a_branch_token_again(make_app, backend) -> None:
+    from babygpt_tui.ui.token_info import params_schedule
+
+    app = make_app(SamplingParams(max_new_tokens=40, temperature=1.4), delay=0.003)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: len(backend.seen) >= 10)
+        app.query_one("#knob-temperature", Slider).focus()
+        await press_now(pilot, "home")  # greedy from here on, mid-reply
+        await finished(pilot)
+        original = app.chat.turns[0]
+        temps = [p.temperature for p in backend.seen]
+        assert temps[0] == 1.4 and temps[-1] == 0.0
+        schedule = params_schedule(original.token_info, original.params)
+        assert [schedule().temperature for _ in temps] == temps  # the stored steps rebuild the knobs
+        await pilot.press("end")  # the knobs move again; the replay must not care
+        backend.seen.clear()
+        await pilot.press("f3")
+        await finished(pilot, turns=2)
+        assert [p.temperature for p in backend.seen] == temps
+        assert app.chat.turns[1].reply == original.reply
+
+    # A stored branch (its first token forced) replays with that token forced again.
+    forced = app.chat.turns[0].token_info[0][3]
+    assert backend.requests[-1].forced_prefix == ()
+    branch = Turn("明", app.chat.turns[0].reply, "length", SamplingParams(max_new_tokens=5), seed=1,
+                  model=app.chat.model, token_info=[app.chat.turns[0].token_info[0][:5] + [{"forced": True}]])
+    SessionStore().save(Session("b", [branch]))
+    app2 = make_app(start=StartOptions(session=saved("b")))
+    async with app2.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: len(app2.query(TurnView)) == 1)
+        await pilot.press("f3")
+        await finished(pilot, turns=2)
+        assert backend.requests[-1].forced_prefix == (forced,)
+        assert app2.chat.turns[1].reply[0] == branch.reply[0]

@@ -20,6 +20,12 @@ from babygpt_tui.ui.widgets.transcript import TurnView
 SIZE = (110, 32)
 
 
+async def dialog_open(pilot) -> None:
+    """Wait until a choice dialog (delete? export as?) is up and ready for a key."""
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+
+
 def make_sessions() -> SessionStore:
     store = SessionStore()
     poems = Session(
@@ -128,18 +134,18 @@ async def test_delete_asks_first_and_then_deletes(make_app) -> None:
         screen = await open_screen(pilot)
         await highlight(pilot, screen, "drafts")
         await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+        await dialog_open(pilot)
         await pilot.press("n")  # keep it
         await wait_until(pilot, lambda: app.screen is screen)
         assert store.exists("drafts")
         await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+        await dialog_open(pilot)
         await pilot.press("y")
         await wait_until(pilot, lambda: "drafts" not in rows(screen))
         assert not store.exists("drafts")
         await highlight(pilot, screen, "broken.json")  # an unreadable file can be deleted too
         await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+        await dialog_open(pilot)
         await pilot.press("y")
         await wait_until(pilot, lambda: rows(screen) == ["poems"])
         assert not (store.directory / "broken.json").exists()
@@ -155,7 +161,7 @@ async def test_export_writes_markdown_and_json_and_names_the_file(make_app) -> N
         await highlight(pilot, screen, "poems")
         for key, suffix in (("m", "md"), ("j", "json")):
             await pilot.press("ctrl+e")
-            await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+            await dialog_open(pilot)
             await pilot.press(key)
             path = paths.data_dir() / "exports" / f"poems.{suffix}"
             await wait_until(pilot, lambda: str(path) in notes.text())
@@ -177,7 +183,7 @@ async def test_deleting_the_open_session_starts_a_new_one(make_app) -> None:
         screen = await open_screen(pilot)
         await highlight(pilot, screen, "drafts")
         await pilot.press("ctrl+d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceDialog) and app.screen.focused is not None)
+        await dialog_open(pilot)
         await pilot.press("y")
         await wait_until(pilot, lambda: app.title != "drafts" and not app.query(TurnView))
         assert not store.exists("drafts") and app.chat.turns == []

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ..messages import TypedText
+from ..messages import ForwardsTyping
 
 
 def decimals_of(step: float) -> int:
@@ -40,7 +40,7 @@ def snap(value: float, minimum: float, maximum: float, step: float) -> float:
     return min(max(round(minimum + index * step, decimals_of(step)), minimum), maximum)
 
 
-class Slider(Widget, can_focus=True):
+class Slider(ForwardsTyping, Widget, can_focus=True):
     """A float slider with a label on the left and its formatted value on the right."""
 
     BINDINGS = [
@@ -160,13 +160,7 @@ class Slider(Widget, can_focus=True):
         return text
 
     def on_key(self, event: events.Key) -> None:
-        if (message := TypedText.from_key(event)) is not None:
-            event.stop()
-            self.post_message(message)
-
-    def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        self.post_message(TypedText(event.text))
+        self.forward_typing(event)
 
     # -- mouse
 

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from ...session import Turn
-from ..messages import TypedText
+from ..messages import ForwardsTyping
 from ..token_info import branch_note
 from .heatmap import ReplyChunk
 from .inspect_mode import InspectMode
@@ -189,7 +189,7 @@ class EarlierTurns(Static):
         await self.parent.show_earlier()  # type: ignore[union-attr]
 
 
-class Transcript(InspectMode, VerticalScroll):
+class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
     """All turns of the conversation, newest at the bottom.
 
     Inspect mode: a cursor on one reply character (click one, or ←/→ with the transcript
@@ -221,15 +221,8 @@ class Transcript(InspectMode, VerticalScroll):
         self.anchor()
 
     def on_key(self, event: events.Key) -> None:
-        if self.cursor_key(event):
-            return
-        if (message := TypedText.from_key(event)) is not None:
-            event.stop()
-            self.post_message(message)
-
-    def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        self.post_message(TypedText(event.text))
+        if not self.cursor_key(event):
+            self.forward_typing(event)
 
     def watch_heatmap(self) -> None:
         for view in self.query(TurnView):
