@@ -1,7 +1,8 @@
 """The Textual app: composes the widgets, declares the keys and routes messages — little else.
 
-The model is loaded by an injected `loader` in a thread worker, so the window paints at once and
-this module never imports torch. Replies stream from `worker.run_generation` in another thread.
+The model is loaded by an injected `loader` on the engine thread (`worker.ENGINE`), so the window
+paints at once and this module never imports torch. Replies stream from `worker.run_generation`
+on that same thread.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import replace
 from functools import partial
 from typing import Callable, Iterable
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -30,7 +30,7 @@ from .widgets.inspector import Inspector
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.transcript import Transcript
-from .worker import load_backend, run_generation
+from .worker import ENGINE, load_backend, run_generation
 
 
 class BabyGPTApp(App[None]):
@@ -81,8 +81,7 @@ class BabyGPTApp(App[None]):
         self.sub_title = "loading model…"
         self.query_one(PromptInput).focus()
         self.sessions.start()
-        self.run_worker(partial(load_backend, self.loader, self.model_path, self.post_message),
-                        name="load-model", thread=True, exit_on_error=False)
+        ENGINE.submit(load_backend, self.loader, self.model_path, self.post_message)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self.backend, info = message.backend, message.backend.info
@@ -125,12 +124,9 @@ class BabyGPTApp(App[None]):
         self.query_one(Gauge).start()
         self.cancel = threading.Event()
         request = replace(request, context_keep=self.sessions.options.context_keep)
-        self._generate(self.chat.turn_id, request, self.cancel, params_source)
+        ENGINE.submit(run_generation, self.backend, request, self.cancel, params_source, self.post_message,
+                      self.chat.turn_id)
         self.refresh_bindings()  # Stop becomes available
-
-    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(self, turn_id: int, request: GenerationRequest, cancel: threading.Event, params_source) -> None:
-        run_generation(self.backend, request, cancel, params_source, self.post_message, turn_id)  # type: ignore
 
     def on_tokens_generated(self, message: TokensGenerated) -> None:
         try:
