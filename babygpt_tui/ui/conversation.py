@@ -45,7 +45,7 @@ def crop_prompt(prompt: str, block_size: int) -> tuple[str, str]:
     limit = block_size * CONTEXT_CHARS_PER_BLOCK
     if not block_size or len(prompt) <= limit:
         return prompt, ""
-    return prompt[-limit:], (f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} "
+    return prompt[-limit:], (f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} characters "
                              f"at a time, so the last {limit:,} were kept.")
 
 
