@@ -97,6 +97,7 @@ async def slider_latency(gen: Generator, presses: int) -> list[float]:
             out.append((time.perf_counter() - start) * 1000)
             await pilot.pause(0.05)
         app.action_stop()
+        await _until(pilot, lambda: not app.chat.generating)
     return out
 
 

@@ -8,12 +8,14 @@ on that same thread.
 from __future__ import annotations
 
 import threading
+from contextlib import suppress
 from dataclasses import replace
 from functools import partial
 from typing import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -129,10 +131,11 @@ class BabyGPTApp(App[None]):
         self.refresh_bindings()  # Stop becomes available
 
     def on_tokens_generated(self, message: TokensGenerated) -> None:
-        try:
-            if (turn := self.chat.append_text(message.turn_id, message.text, message.token_info)) is not None:
-                self.query_one(Transcript).update_turn(turn)
-                self.query_one(Gauge).update_live(message)
+        try:  # NoMatches: the app is closing, its widgets are gone (the engine thread posts until it stops)
+            with suppress(NoMatches):
+                if (turn := self.chat.append_text(message.turn_id, message.text, message.token_info)) is not None:
+                    self.query_one(Transcript).update_turn(turn)
+                    self.query_one(Gauge).update_live(message)
         finally:
             message.handled.set()  # back-pressure: the worker may post the next batch
 
@@ -144,8 +147,11 @@ class BabyGPTApp(App[None]):
         turn = self.chat.finish(message.turn_id, message.stats, message.error)
         if turn is None:
             return
-        self.query_one(Transcript).finish_turn(turn)
-        self.query_one(Gauge).finish(message.stats)
+        try:
+            self.query_one(Transcript).finish_turn(turn)
+            self.query_one(Gauge).finish(message.stats)
+        except NoMatches:
+            return  # the app is closing
         if turn.stop_reason == "error":
             self.notify(turn.error or "unknown error", title="Generation failed", severity="error", markup=False)
         self.refresh_bindings()

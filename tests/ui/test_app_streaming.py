@@ -208,3 +208,20 @@ async def test_quitting_mid_reply_stops_it_and_keeps_the_turn(make_app) -> None:
     turn = app.chat.turns[0]
     assert turn.stop_reason == "stopped" and turn.finished_at and 10 <= len(turn.reply) < 2048
     assert app.cancel.is_set()
+
+
+async def test_messages_reaching_a_closing_app_are_dropped_not_raised(make_app) -> None:
+    """The engine thread posts until it sees the stop; while the app closes, its widgets go
+    first. Tokens and the finish arriving then must not raise (seen in a benchmark's teardown)."""
+    from babygpt_tui.ui.widgets.gauge import Gauge
+    from babygpt_tui.ui.widgets.transcript import Transcript
+
+    app = make_app(SamplingParams(max_new_tokens=60), delay=0.01)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) > 2)
+        await app.query_one(Transcript).remove()  # as in teardown: widgets gone, messages still coming
+        await app.query_one(Gauge).remove()
+        await wait_until(pilot, lambda: not app.chat.generating)  # the finish was handled too
+        assert app.chat.turns[0].stop_reason == "length" and len(app.chat.turns[0].reply) == 60
