@@ -16,7 +16,6 @@ import json
 import os
 import pickle
 import re
-import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 

@@ -161,3 +161,28 @@ def test_exception_mid_generation_marks_error(tiny_generator, monkeypatch) -> No
     assert run.stats.stop_reason == "error" and "injected" in run.stats.error
     monkeypatch.setattr(tiny_generator, "decode", real)
     assert len(generate_ids(tiny_generator, "明", replace(GREEDY, max_new_tokens=4))) == 4
+
+
+def test_half_precision_on_cpu_prefills_with_a_float32_twin(tiny_model, tiny_tokenizer) -> None:
+    """bf16 decodes faster on a CPU without native bf16, but prefills ~6x slower: a float32 copy
+    prefills into the bf16 cache. Its logits are the float32 model's; decoding carries on in bf16."""
+    import copy
+
+    from babygpt_tui.engine.generate import Generator
+    from babygpt_tui.engine.kvcache import KVCache
+
+    reference = copy.deepcopy(tiny_model).eval()
+    gen = Generator(tiny_model, tiny_tokenizer, device="cpu", dtype="bfloat16")
+    assert gen._prefill_model is not None and gen.model.lm_head.weight.dtype == torch.bfloat16
+    assert gen.cache.k.dtype == torch.bfloat16
+    ids = tiny_tokenizer.encode("明月几时有").ids
+    with torch.inference_mode():
+        want, _ = reference(torch.tensor([ids]))
+        got = gen.prefill(ids)
+        assert torch.allclose(got, want[0, -1], atol=1e-5)  # float32 logits from the twin
+        step = gen.decode(ids[0])
+        full, _ = gen.model(torch.tensor([ids + [ids[0]]]))  # the bf16 model over everything
+    assert step.dtype == torch.bfloat16 and torch.allclose(step.float(), full[0, -1].float(), atol=0.1)
+    # and a long reply with cache shifts runs through
+    run = gen.stream(GenerationRequest("明", SamplingParams(max_new_tokens=3 * gen.block_size), seed=1))
+    assert len([ev for ev in run]) == 3 * gen.block_size and run.stats.shifts > 0
