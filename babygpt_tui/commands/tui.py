@@ -39,7 +39,7 @@ def make_loader(args: argparse.Namespace, settings: Settings | None = None) -> C
         model = settings.model if settings is not None else getattr(args, "model", None)
         if not model and not bundled_model_path().exists():
             raise missing_bundled_model()
-        return load_generator(args, settings)
+        return load_generator(args, settings, leave_a_core=True)  # on the engine thread, which decodes
 
     return loader
 

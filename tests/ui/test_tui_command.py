@@ -30,6 +30,19 @@ def test_loader_loads_the_model_given_with_model(tiny_checkpoint) -> None:
     assert backend.unknown_chars("明☃") == ["☃"]
 
 
+def test_the_tui_leaves_a_core_to_the_ui_unless_threads_are_set(tiny_checkpoint) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # as on a 2-core machine
+        assert tui.make_loader(args(model=str(tiny_checkpoint)))().info.threads == 1
+        torch.set_num_threads(2)
+        assert tui.make_loader(args(model=str(tiny_checkpoint), threads=2))().info.threads == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_importing_the_app_and_building_the_loader_does_not_import_torch() -> None:
     code = (
         "import sys, argparse; from babygpt_tui.commands import tui; from babygpt_tui.ui.app import BabyGPTApp; "
