@@ -16,14 +16,17 @@ from __future__ import annotations
 import datetime
 import errno
 import re
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import paths
-from .atomic import write_atomic
+from .atomic import TEMP_SUFFIX, write_atomic
 from .session import ModelRef, Session, SessionError, dumps_session, loads_session, utc_now
+
+STALE_TEMP_SECONDS = 3600  # temp files older than this are leftovers of a killed write
 
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a session is kilobytes to a few MB; refuse to slurp a disk image
 SLUG_MAX = 48  # characters; up to 4 UTF-8 bytes each stays well under the usual 255-byte limit
@@ -92,8 +95,9 @@ class SessionStore:
     def list(self) -> list[SessionInfo]:
         """Every session file, most recently used first; unreadable ones included with the reason."""
         try:
-            entries = [p for p in self.directory.iterdir()
-                       if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()]
+            files = list(self.directory.iterdir())
+            entries = [p for p in files if p.suffix == ".json" and not p.name.startswith(".") and p.is_file()]
+            self._remove_stale_temp_files(files)
         except FileNotFoundError:
             return []
         except OSError as e:
@@ -101,6 +105,19 @@ class SessionStore:
         infos = [self._info(p) for p in entries]
         self._cache = {i.path: self._cache[i.path] for i in infos if i.path in self._cache}
         return sorted(infos, key=lambda i: (i.last_used, i.name), reverse=True)
+
+    @staticmethod
+    def _remove_stale_temp_files(files: list[Path]) -> None:
+        """Delete temp files a killed write left behind (an hour old: no write takes that long,
+        so none of them belongs to a save still running in another window). Best effort."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for p in files:
+            if p.name.startswith(".") and p.name.endswith(TEMP_SUFFIX):
+                try:
+                    if p.stat().st_mtime < cutoff:
+                        p.unlink()
+                except OSError:
+                    pass
 
     def search(self, query: str) -> list[SessionInfo]:
         """The listed sessions whose name contains `query`, ignoring case."""

@@ -115,10 +115,18 @@ def test_disk_full_during_write_keeps_the_old_file(store: SessionStore, monkeypa
     assert [p.name for p in store.directory.iterdir()] == ["poems.json"]
 
 
-def test_leftover_temp_files_are_not_listed(store: SessionStore) -> None:
+def test_leftover_temp_files_are_not_listed_and_old_ones_are_removed(store: SessionStore) -> None:
+    import time
+
     saved(store, "poems")
-    (store.directory / ".poems.json.abc123.tmp").write_text("{half")
+    fresh, stale = store.directory / ".poems.json.abc123.tmp", store.directory / ".poems.json.old999.tmp"
+    fresh.write_text("{half")
+    stale.write_text("{half")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
     assert [i.name for i in store.list()] == ["poems"]
+    assert fresh.exists()  # might be a save still running in another window
+    assert not stale.exists()  # a killed write's leftover
 
 
 # ----- bad files ---------------------------------------------------------------------------
