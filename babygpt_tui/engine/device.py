@@ -53,9 +53,10 @@ def bf16_faster_on_cpu(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> bool:
     hence the whole model's shapes. ~50 ms for the upstream size, once per process and shape.
     """
     timings = {}
+    shapes = decode_weight_shapes(*shape)
     for dtype in (torch.float32, torch.bfloat16):
-        weights = [torch.full(s, 0.01, dtype=dtype) for s in decode_weight_shapes(*shape)]
-        inputs = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in decode_weight_shapes(*shape)]
+        weights = [torch.full(s, 0.01, dtype=dtype) for s in shapes]
+        inputs = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in shapes]
 
         def step() -> None:
             for x, w in zip(inputs, weights):

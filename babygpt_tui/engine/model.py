@@ -89,8 +89,8 @@ class MultiHeadAttention(nn.Module):
         q, k, v = qkv.view(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
         if cache is not None:
             cached = cache.update(layer, pos, k, v)
-            if T == 1:  # a prefill (from position 0) attends over exactly its own fresh k/v
-                k, v = cached  # (which also lets an fp32 prefill fill a bf16 cache: see Generator)
+            if T == 1:  # a decode step attends over everything cached; a prefill (from position
+                k, v = cached  # 0) over its own fresh k/v, so an fp32 prefill can fill a bf16 cache
         if T == 1:
             # A decode step: one query that may see every cached key, so no mask. Two plain
             # matmuls: CPU SDPA's flash kernel was the largest single cost of a one-query step

@@ -155,7 +155,6 @@ class SessionController(SessionSaving):
             self.when_idle(partial(self._open, info.path))
 
     async def _open(self, path: Path) -> None:
-        self.flush()
         try:
             session = self.store.load_path(path)
         except SessionError as e:

@@ -70,9 +70,10 @@ class SessionSaving:
         return (s.name, len(s.turns), id(last), last.finished_at if last else "", s.params, s.seed_mode,
                 s.fixed_seed, s.context_mode, s.model)
 
-    def finished_copy(self) -> Session:
-        """The session without a reply still being generated (it is saved when it ends)."""
-        s = self._snapshot()
+    def finished_copy(self, snapshot: Session | None = None) -> Session:
+        """The session without a reply still being generated (it is saved when it ends);
+        `snapshot`: a `_snapshot()` just taken, so the sidebar is not read twice."""
+        s = snapshot or self._snapshot()
         return replace(s, turns=[t for t in s.turns if t is not self.app.chat.active])
 
     def save(self, force: bool = False, wait: bool = True) -> Path | None:
@@ -86,7 +87,7 @@ class SessionSaving:
             return None
         if not self.on_disk and self._exists(s.name):  # the name was taken meanwhile: never overwrite
             s.name = self.app.title = self.store.unique_name(s.name)
-        job = _SaveJob(s, self.finished_copy(), self._state(), self.on_disk)
+        job = _SaveJob(s, self.finished_copy(s), self._state(), self.on_disk)
         self.on_disk, self._saved = True, job.state  # as if written; a failure undoes it
         future = self._writer.submit(self._write, job.copy)
         if not wait:
