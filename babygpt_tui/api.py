@@ -8,8 +8,9 @@ threads safely: to change a setting, build a new object with `dataclasses.replac
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal, Protocol
+from typing import Literal, Protocol
 
 StopReason = Literal["length", "stopped", "error"]
 ContextMode = Literal["fresh", "continue"]

@@ -23,8 +23,12 @@ USAGE_ERROR = 2
 
 def _add_model_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
     d = argparse.SUPPRESS if sub else None
-    p.add_argument("--model", default=d, help="a .safetensors or upstream model.pth (default: the bundled Song-ci model)")
-    p.add_argument("--vocab-from", default=d, metavar="CORPUS", help="training text of an upstream model.pth (its vocab)")
+    p.add_argument(
+        "--model", default=d, help="a .safetensors or upstream model.pth (default: the bundled Song-ci model)"
+    )
+    p.add_argument(
+        "--vocab-from", default=d, metavar="CORPUS", help="training text of an upstream model.pth (its vocab)"
+    )
     p.add_argument("--device", default=d, help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", default=d, help="auto (default), float32, bfloat16 or float16")
     p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
@@ -45,8 +49,7 @@ def _add_sampling_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="babygpt-tui",
-        description="Chat with small character-level GPT models in the terminal. "
-        "With no subcommand, opens the TUI.",
+        description="Chat with small character-level GPT models in the terminal. With no subcommand, opens the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_model_args(parser, sub=False)
@@ -60,14 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", default="", help="text to continue (default: start from a new poem)")
     _add_sampling_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object per token, then a summary")
-    p.add_argument("--top-alternatives", type=int, default=0, metavar="N", help="with --json: top N alternatives per token")
+    p.add_argument(
+        "--top-alternatives", type=int, default=0, metavar="N", help="with --json: top N alternatives per token"
+    )
 
     p = sub.add_parser("score", help="mean negative log-likelihood (nats/char) and perplexity of a text")
     p.add_argument("file", help="UTF-8 text to score")
     _add_model_args(p)
     p.add_argument("--stride", type=int, default=None, help="window stride (default: block_size // 2)")
-    p.add_argument("--split", choices=["all", "train", "val"], default="all",
-                   help="score only this side of the poem-level split that `train` uses")
+    p.add_argument(
+        "--split",
+        choices=["all", "train", "val"],
+        default="all",
+        help="score only this side of the poem-level split that `train` uses",
+    )
     p.add_argument("--val-fraction", type=float, default=0.05)
     p.add_argument("--split-seed", type=int, default=1337, help="seed of the split (train's --seed)")
     p.add_argument("--json", action="store_true")
@@ -87,8 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="UTF-8 corpus (poems separated by blank lines)")
     p.add_argument("--out", required=True, help="output .safetensors (resume state and metrics.jsonl go beside it)")
     p.add_argument("--preset", default="small", help="tiny, small (default) or base")
-    for name in ("block-size", "n-embd", "n-layer", "n-head", "batch-size", "eval-interval", "eval-iters",
-                 "warmup-iters", "max-iters", "threads"):
+    for name in (
+        "block-size",
+        "n-embd",
+        "n-layer",
+        "n-head",
+        "batch-size",
+        "eval-interval",
+        "eval-iters",
+        "warmup-iters",
+        "max-iters",
+        "threads",
+    ):
         p.add_argument(f"--{name}", type=int, default=None)
     for name in ("lr", "dropout", "max-minutes", "val-fraction", "weight-decay"):
         p.add_argument(f"--{name}", type=float, default=None)

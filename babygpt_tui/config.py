@@ -13,9 +13,10 @@ import difflib
 import math
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from . import paths
 from .api import SamplingParams
@@ -25,8 +26,16 @@ DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"
 SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes 64-bit seeds; stay clear of the sign bit
 DEVICE_RE = re.compile(r"(auto|cpu|mps|cuda(:\d+)?)")
-DTYPES = {"auto": "auto", "float32": "float32", "bfloat16": "bfloat16", "float16": "float16",
-          "fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+DTYPES = {
+    "auto": "auto",
+    "float32": "float32",
+    "bfloat16": "bfloat16",
+    "float16": "float16",
+    "fp32": "float32",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+    "half": "float16",
+}
 THEME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 Sources = dict[str, str]  # dotted key ("sampling.top_k") -> "default", a config path or "command line"
@@ -149,8 +158,14 @@ def _sampling_checker(name: str, kind: type) -> Callable[[Any], Any]:
 
 # Every key, in the order `config show` prints them: dotted TOML key -> checker.
 KEYS: dict[str, Callable[[Any], Any]] = {
-    "model": _path, "vocab_from": _path, "device": _device, "dtype": _dtype, "threads": _threads,
-    "context_keep": _context_keep, "theme": _theme, "autosave": _bool,
+    "model": _path,
+    "vocab_from": _path,
+    "device": _device,
+    "dtype": _dtype,
+    "threads": _threads,
+    "context_keep": _context_keep,
+    "theme": _theme,
+    "autosave": _bool,
     **{f"sampling.{f.name}": _sampling_checker(f.name, type(f.default)) for f in fields(SamplingParams)},
     "sampling.seed": _seed,
 }

@@ -15,9 +15,10 @@ import datetime
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import paths
 from .api import SamplingParams
@@ -105,7 +106,7 @@ def _split_comment(rest: str) -> tuple[str, str]:
             except tomllib.TOMLDecodeError:
                 continue  # a '#' inside a string
             value = rest[:i].rstrip()
-            return value, rest[len(value):]
+            return value, rest[len(value) :]
     return rest.rstrip(), ""
 
 
@@ -148,7 +149,7 @@ def edit_toml(text: str, updates: Mapping[str, Any]) -> str:
         lines[i] = f"{m.group(1)}{key} = {toml_value(value)}{comment}"
     for table in sorted(inserts, key=lambda t: ends.get(t, len(lines) + 1), reverse=True):
         if table in ends:
-            lines[ends[table]:ends[table]] = inserts[table]
+            lines[ends[table] : ends[table]] = inserts[table]
         else:
             lines += ["", f"[{table}]", *inserts[table]]
     return "\n".join(lines) + "\n"

@@ -19,8 +19,9 @@ import datetime
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable
+from typing import Any
 
 from .api import ContextMode, SamplingParams, StopReason
 from .errors import UserError
@@ -91,15 +92,25 @@ class Session:
 
 def utc_now() -> str:
     """A timestamp for created_at/updated_at/started_at: ISO 8601, UTC, milliseconds."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 def session_to_dict(session: Session) -> dict[str, Any]:
     """The JSON document of a session (always the current schema version)."""
     data = asdict(session)  # SamplingParams and ModelRef become plain dicts
     # Version, name and sidebar settings first, the long list of turns last: easy to read by eye.
-    order = ["schema_version", "name", "created_at", "updated_at", "model", "params", "seed_mode",
-             "fixed_seed", "context_mode", "turns"]
+    order = [
+        "schema_version",
+        "name",
+        "created_at",
+        "updated_at",
+        "model",
+        "params",
+        "seed_mode",
+        "fixed_seed",
+        "context_mode",
+        "turns",
+    ]
     return {key: SCHEMA_VERSION if key == "schema_version" else data[key] for key in order}
 
 
@@ -200,8 +211,11 @@ def _choice(options: tuple[str, ...], optional: bool = False) -> Callable[[Any, 
 
 def _object(v: Any, where: str) -> dict:
     if not isinstance(v, dict):
-        raise _Bad(f"{where}: expected a JSON object, got {_show(v)}" if where
-                   else f"not a session file (expected a JSON object, got {_show(v)})")
+        raise _Bad(
+            f"{where}: expected a JSON object, got {_show(v)}"
+            if where
+            else f"not a session file (expected a JSON object, got {_show(v)})"
+        )
     return v
 
 
@@ -287,12 +301,3 @@ def session_from_dict(data: Any, origin: str = "session") -> Session:
         )
     except _Bad as e:
         raise SessionError(f"{origin}: {e}") from None
-
-
-def __getattr__(name: str) -> Any:
-    # `from babygpt_tui.session import SessionStore` works without a circular import at load time.
-    if name == "SessionStore":
-        from .session_store import SessionStore
-
-        return SessionStore
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

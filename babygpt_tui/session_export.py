@@ -14,8 +14,19 @@ from . import __version__
 from .session import Session, Turn, dumps_session
 
 ExportFormat = Literal["md", "json"]
-SETTINGS_COLUMNS = ("temperature", "top-k", "top-p", "min-p", "repetition penalty", "max tokens", "seed",
-                    "model", "stop reason", "tokens", "tok/s")
+SETTINGS_COLUMNS = (
+    "temperature",
+    "top-k",
+    "top-p",
+    "min-p",
+    "repetition penalty",
+    "max tokens",
+    "seed",
+    "model",
+    "stop reason",
+    "tokens",
+    "tok/s",
+)
 
 
 def export_session(session: Session, fmt: ExportFormat = "md") -> str:
@@ -59,9 +70,17 @@ def _turn_markdown(number: int, turn: Turn) -> list[str]:
         lines += [f"> **Error:** {_escape(turn.error)}", ""]
     p = turn.params
     values = (
-        _num(p.temperature), str(p.top_k), _num(p.top_p), _num(p.min_p), _num(p.repetition_penalty),
-        str(p.max_new_tokens), str(turn.seed), turn.model.short or "—", turn.stop_reason or "—",
-        str(turn.tokens), f"{turn.decode_tokens_per_s:.1f}",
+        _num(p.temperature),
+        str(p.top_k),
+        _num(p.top_p),
+        _num(p.min_p),
+        _num(p.repetition_penalty),
+        str(p.max_new_tokens),
+        str(turn.seed),
+        turn.model.short or "—",
+        turn.stop_reason or "—",
+        str(turn.tokens),
+        f"{turn.decode_tokens_per_s:.1f}",
     )
     lines.append("| " + " | ".join(SETTINGS_COLUMNS) + " |")
     lines.append("|" + "---|" * len(SETTINGS_COLUMNS))

@@ -12,10 +12,18 @@ flat in each turn, the model as one "name@sha256" string, `tok_per_s`/`time`/`cr
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-V0_SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "repetition_window",
-                    "max_new_tokens")
+V0_SAMPLING_KEYS = (
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "repetition_penalty",
+    "repetition_window",
+    "max_new_tokens",
+)
 
 
 def _v0_model(value: Any) -> Any:

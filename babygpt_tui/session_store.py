@@ -77,7 +77,7 @@ def _from_iso(text: str) -> datetime.datetime | None:
         when = datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
 
 
 def _why(e: OSError) -> str:
@@ -162,20 +162,25 @@ class SessionStore:
         try:
             st = path.stat()
         except OSError as e:
-            when = datetime.datetime.now(datetime.timezone.utc)
+            when = datetime.datetime.now(datetime.UTC)
             return SessionInfo(path.name, path, when, error=f"{path}: cannot read it: {_why(e)}")
         key = (st.st_mtime_ns, st.st_size)
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        mtime = datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)
+        mtime = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC)
         try:
             session = self.load_path(path)
         except SessionError as e:
             info = SessionInfo(path.name, path, mtime, error=str(e))
         else:
-            info = SessionInfo(session.name, path, _from_iso(session.updated_at) or mtime,
-                               session.current_model.short, len(session.turns))
+            info = SessionInfo(
+                session.name,
+                path,
+                _from_iso(session.updated_at) or mtime,
+                session.current_model.short,
+                len(session.turns),
+            )
         self._cache[path] = (key, info)
         return info
 
@@ -207,9 +212,8 @@ class SessionStore:
             ) from None
         try:
             st = path.stat()
-            when = _from_iso(session.updated_at) or datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc)
-            info = SessionInfo(session.name, path, when,
-                               session.current_model.short, len(session.turns))
+            when = _from_iso(session.updated_at) or datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC)
+            info = SessionInfo(session.name, path, when, session.current_model.short, len(session.turns))
             self._cache[path] = ((st.st_mtime_ns, st.st_size), info)
         except OSError:
             pass  # the cache is only an optimisation
@@ -275,4 +279,3 @@ class SessionStore:
         if self.find(name) is not None:
             return self.load(name)
         return Session(name=name, created_at=utc_now())
-

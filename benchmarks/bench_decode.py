@@ -24,9 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", nargs="?", const="-", help="also write JSON (to PATH or stdout)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5, 3 with --quick)")
-    p.add_argument("--reference", default=None,
-                   help="size of the random-weight model: 'upstream' (default), 'off', or "
-                        "vocab_size=..,block_size=..,n_embd=..,n_layer=..,n_head=..")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="size of the random-weight model: 'upstream' (default), 'off', or "
+        "vocab_size=..,block_size=..,n_embd=..,n_layer=..,n_head=..",
+    )
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown (for the README)")
     return p
 

@@ -22,11 +22,10 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import _bootstrap  # noqa: F401  (repo root on sys.path for a fresh clone)
-import tempfile
-
 import torch
 
 # The app autosaves sessions and reads config.toml: keep the benchmark's away from the user's.
@@ -190,16 +189,33 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_model_s_median": statistics.median(loaded) if cold else None,
     }
     rows = [
-        ("TUI / engine decode", f"{result['tui_over_engine'] * 100:.0f} %  "
-         f"({statistics.median(tui):.0f} vs {statistics.median(engine):.0f} tok/s)", result["tui_over_engine"] >= 0.9),
+        (
+            "TUI / engine decode",
+            f"{result['tui_over_engine'] * 100:.0f} %  "
+            f"({statistics.median(tui):.0f} vs {statistics.median(engine):.0f} tok/s)",
+            result["tui_over_engine"] >= 0.9,
+        ),
         ("slider key -> shown (median)", f"{result['slider_ms_median']:.1f} ms", result["slider_ms_median"] < 50),
     ]
     if cold:
-        rows.append(("cold start -> prompt takes keys", f"{result['cold_start_s_median']:.2f} s", result["cold_start_s_median"] < 2))
-        rows.append(("cold start -> model loaded", f"{result['cold_start_model_s_median']:.2f} s "
-                     "(torch import included)", result["cold_start_model_s_median"] < 2))
-    print(f"TUI overhead: reference model {REFERENCE.n_layer}x{REFERENCE.n_embd}, {args.dtype}, "
-          f"engine {DEFAULT_THREADS} threads, TUI {max(1, DEFAULT_THREADS - 1)}, {args.tokens} tokens, median of {args.reps}")
+        rows.append(
+            (
+                "cold start -> prompt takes keys",
+                f"{result['cold_start_s_median']:.2f} s",
+                result["cold_start_s_median"] < 2,
+            )
+        )
+        rows.append(
+            (
+                "cold start -> model loaded",
+                f"{result['cold_start_model_s_median']:.2f} s (torch import included)",
+                result["cold_start_model_s_median"] < 2,
+            )
+        )
+    print(
+        f"TUI overhead: reference model {REFERENCE.n_layer}x{REFERENCE.n_embd}, {args.dtype}, "
+        f"engine {DEFAULT_THREADS} threads, TUI {max(1, DEFAULT_THREADS - 1)}, {args.tokens} tokens, median of {args.reps}"
+    )
     for name, value, ok in rows:
         print(f"  {name:<30} {value:<32} {'PASS' if ok else 'MISS'}")
     if args.json:

@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         floor.steps_per_s(16)  # warm-up
         rate = statistics.median(floor.steps_per_s(args.steps) for _ in range(args.reps))
         mb = floor.bytes_per_step / 1e6
-        print(f"{str(dtype).removeprefix('torch.'):9} {rate:8,.0f} tok/s · {mb:.1f} MB per token · "
-              f"{rate * mb / 1e3:.1f} GB/s of weights")
+        print(
+            f"{str(dtype).removeprefix('torch.'):9} {rate:8,.0f} tok/s · {mb:.1f} MB per token · "
+            f"{rate * mb / 1e3:.1f} GB/s of weights"
+        )
     return 0
 
 

@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     prompt = list(range(1, 17))
     hf_generate(model, prompt, 16)  # warm-up
     _, stamps = hf_generate(model, prompt, args.tokens)
-    print(f"HF generate fp32: {decode_rate(stamps):,.0f} tok/s ({args.tokens} tokens after a {len(prompt)}-token prompt)")
+    print(
+        f"HF generate fp32: {decode_rate(stamps):,.0f} tok/s ({args.tokens} tokens after a {len(prompt)}-token prompt)"
+    )
     return 0
 
 

@@ -33,14 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     loop = OriginalLoop(OriginalBabyGPT.from_state_dict(cfg, subject.model.state_dict()))
     theirs, stamps = loop.generate(ids, args.tokens)
     gen = engine_generator(subject.model, subject.tokenizer, "cpu", "float32")
-    request = GenerationRequest(prompt, SamplingParams(temperature=0.0, max_new_tokens=args.tokens),
-                                context_keep=cfg.block_size - 1)
+    request = GenerationRequest(
+        prompt, SamplingParams(temperature=0.0, max_new_tokens=args.tokens), context_keep=cfg.block_size - 1
+    )
     run = gen.stream(request)
     ours = [ev.id for ev in run]
     same = ours == theirs
     print(f"greedy tokens identical: {same} ({args.tokens} tokens, block {cfg.block_size})")
-    print(f"original loop {decode_rate(stamps):,.0f} tok/s · engine (context_keep block-1, a full forward per "
-          f"token once past block) {run.stats.decode_tokens_per_s:,.0f} tok/s")
+    print(
+        f"original loop {decode_rate(stamps):,.0f} tok/s · engine (context_keep block-1, a full forward per "
+        f"token once past block) {run.stats.decode_tokens_per_s:,.0f} tok/s"
+    )
     return 0 if same else 1
 
 

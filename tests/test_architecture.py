@@ -10,9 +10,19 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "babygpt_tui"
-TORCH_FREE = ["cli.py", "api.py", "config.py", "config_write.py", "paths.py", "session.py",
-              "session_store.py", "session_export.py", "session_migrations.py", "atomic.py",
-              "errors.py"]
+TORCH_FREE = [
+    "cli.py",
+    "api.py",
+    "config.py",
+    "config_write.py",
+    "paths.py",
+    "session.py",
+    "session_store.py",
+    "session_export.py",
+    "session_migrations.py",
+    "atomic.py",
+    "errors.py",
+]
 
 
 def _top_level_imports(path: Path) -> set[str]:
@@ -33,9 +43,10 @@ def _files(kind: str) -> list[Path]:
     return [PKG / name for name in TORCH_FREE]
 
 
-@pytest.mark.parametrize("kind,forbidden", [("ui", "torch"), ("engine", "textual"),
-                                            ("engine", "rich"), ("torch_free", "torch"),
-                                            ("torch_free", "textual")])
+@pytest.mark.parametrize(
+    "kind,forbidden",
+    [("ui", "torch"), ("engine", "textual"), ("engine", "rich"), ("torch_free", "torch"), ("torch_free", "textual")],
+)
 def test_no_module_names_the_forbidden_toolkit(kind: str, forbidden: str) -> None:
     files = _files(kind)
     assert files and all(f.exists() for f in files), files
@@ -44,12 +55,14 @@ def test_no_module_names_the_forbidden_toolkit(kind: str, forbidden: str) -> Non
 
 
 def _modules(kind: str) -> list[str]:
-    return [".".join(("babygpt_tui",) + f.relative_to(PKG).with_suffix("").parts)
-            for f in _files(kind) if f.name != "__init__.py"]
+    return [
+        ".".join(("babygpt_tui",) + f.relative_to(PKG).with_suffix("").parts)
+        for f in _files(kind)
+        if f.name != "__init__.py"
+    ]
 
 
-@pytest.mark.parametrize("kind,forbidden", [("ui", "torch"), ("torch_free", "torch"),
-                                            ("engine", "textual")])
+@pytest.mark.parametrize("kind,forbidden", [("ui", "torch"), ("torch_free", "torch"), ("engine", "textual")])
 def test_importing_every_module_does_not_load_the_forbidden_toolkit(kind: str, forbidden: str) -> None:
     imports = "; ".join(f"import {m}" for m in _modules(kind))
     code = f"import sys; {imports}; print({forbidden!r} in sys.modules)"

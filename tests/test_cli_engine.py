@@ -18,8 +18,21 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_generate_json_contract(capsys, tiny_checkpoint: Path) -> None:
-    code, out, _ = run(capsys, "generate", "--model", str(tiny_checkpoint), "--prompt", "明月X", "--seed", "1",
-                       "--max-new-tokens", "5", "--json", "--top-alternatives", "3")
+    code, out, _ = run(
+        capsys,
+        "generate",
+        "--model",
+        str(tiny_checkpoint),
+        "--prompt",
+        "明月X",
+        "--seed",
+        "1",
+        "--max-new-tokens",
+        "5",
+        "--json",
+        "--top-alternatives",
+        "3",
+    )
     assert code == 0
     lines = [json.loads(line) for line in out.splitlines()]
     tokens, summary = lines[:-1], lines[-1]
@@ -33,8 +46,19 @@ def test_generate_json_contract(capsys, tiny_checkpoint: Path) -> None:
 
 
 def test_generate_plain_is_reproducible_with_seed(capsys, tiny_checkpoint: Path) -> None:
-    args = ("generate", "--model", str(tiny_checkpoint), "--prompt", "明月", "--seed", "4", "--max-new-tokens", "30",
-            "--temperature", "1.0")
+    args = (
+        "generate",
+        "--model",
+        str(tiny_checkpoint),
+        "--prompt",
+        "明月",
+        "--seed",
+        "4",
+        "--max-new-tokens",
+        "30",
+        "--temperature",
+        "1.0",
+    )
     _, first, err = run(capsys, *args)
     _, second, _ = run(capsys, *args)
     assert first == second and len(first.strip()) > 0
@@ -87,13 +111,20 @@ def test_convert_upstream_pth(capsys, tmp_path: Path, tiny_model, tiny_corpus: s
         (["train", "--data", "{missing}", "--out", "{out}", "--max-iters", "1"], "not found"),
     ],
 )
-def test_user_errors_exit_2_with_one_line(capsys, tmp_path: Path, tiny_checkpoint: Path, tiny_model, argv, expected) -> None:
+def test_user_errors_exit_2_with_one_line(
+    capsys, tmp_path: Path, tiny_checkpoint: Path, tiny_model, argv, expected
+) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     pth = tmp_path / "model.pth"
     torch.save(tiny_model.state_dict(), pth)
-    names = dict(missing=str(tmp_path / "missing.bin"), text=str(text), ckpt=str(tiny_checkpoint), pth=str(pth),
-                 out=str(tmp_path / "o.safetensors"))
+    names = dict(
+        missing=str(tmp_path / "missing.bin"),
+        text=str(text),
+        ckpt=str(tiny_checkpoint),
+        pth=str(pth),
+        out=str(tmp_path / "o.safetensors"),
+    )
     if "--device" in argv and torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     code, _, err = run(capsys, *[a.format(**names) for a in argv])
@@ -103,8 +134,23 @@ def test_user_errors_exit_2_with_one_line(capsys, tmp_path: Path, tiny_checkpoin
 
 
 def test_generate_json_top_is_text_and_raw_probability_most_likely_first(capsys, tiny_checkpoint: Path) -> None:
-    code, out, _ = run(capsys, "generate", "--model", str(tiny_checkpoint), "--prompt", "明月", "--seed", "2",
-                       "--max-new-tokens", "8", "--json", "--top-alternatives", "10", "--temperature", "0.5")
+    code, out, _ = run(
+        capsys,
+        "generate",
+        "--model",
+        str(tiny_checkpoint),
+        "--prompt",
+        "明月",
+        "--seed",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--json",
+        "--top-alternatives",
+        "10",
+        "--temperature",
+        "0.5",
+    )
     tokens = [json.loads(line) for line in out.splitlines()[:-1]]
     assert code == 0 and len(tokens) == 8
     assert any(t["text"] in dict(t["top"]) for t in tokens)
@@ -114,6 +160,18 @@ def test_generate_json_top_is_text_and_raw_probability_most_likely_first(capsys,
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-5
         own = dict(t["top"]).get(t["text"])  # under the raw distribution, like logprob (not temperature)
         assert own is None or abs(own - math.exp(t["logprob"])) < 1e-5
-    _, plain, _ = run(capsys, "generate", "--model", str(tiny_checkpoint), "--prompt", "明月", "--seed", "2",
-                      "--max-new-tokens", "8", "--top-alternatives", "10")
+    _, plain, _ = run(
+        capsys,
+        "generate",
+        "--model",
+        str(tiny_checkpoint),
+        "--prompt",
+        "明月",
+        "--seed",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--top-alternatives",
+        "10",
+    )
     assert "top" not in plain  # the flag only changes --json output

@@ -37,7 +37,7 @@ def test_save_defaults_without_a_file_starts_from_the_documented_example() -> No
     path = save_defaults(theme="nord", params=SamplingParams(temperature=1.2, top_k=7), seed=42)
     text = path.read_text(encoding="utf-8")
     assert "# Sample only among the k likeliest characters; 0 means off." in text  # comments kept
-    assert "# device = \"auto\"" in text  # untouched defaults stay commented out
+    assert '# device = "auto"' in text  # untouched defaults stay commented out
     settings, sources = resolve_settings(None)
     assert settings.theme == "nord" and settings.seed == 42
     assert settings.sampling == SamplingParams(temperature=1.2, top_k=7)
@@ -49,7 +49,7 @@ def test_save_defaults_keeps_the_users_other_keys_and_comments() -> None:
     path.parent.mkdir(parents=True)
     path.write_text(
         '# my settings\nmodel = "mine.safetensors"  # the good one\ntheme = "dracula" # dark\n'
-        '[sampling]\ntop_k = 3  # few\nmax_new_tokens = 80\n'
+        "[sampling]\ntop_k = 3  # few\nmax_new_tokens = 80\n"
     )
     save_defaults(theme="nord", params=SamplingParams(top_k=9, max_new_tokens=80))
     text = path.read_text()
@@ -71,7 +71,7 @@ def test_save_defaults_adds_a_missing_sampling_section() -> None:
 def test_unusual_layout_falls_back_to_a_full_rewrite_without_losing_keys() -> None:
     path = paths.config_path()
     path.parent.mkdir(parents=True)
-    path.write_text('sampling = { top_k = 3, min_p = 0.1 }\nautosave = false\n')
+    path.write_text("sampling = { top_k = 3, min_p = 0.1 }\nautosave = false\n")
     save_defaults(params=SamplingParams(top_k=4))
     settings, _ = resolve_settings(None)
     assert settings.autosave is False and settings.sampling.top_k == 4 and settings.sampling.min_p == 0.0
@@ -86,8 +86,9 @@ def test_save_defaults_refuses_to_touch_a_broken_file() -> None:
     assert path.read_text() == "theme = \n"
 
 
-@pytest.mark.parametrize("kwargs", [{"theme": "no such/theme"}, {"seed": -1}, {"seed": "lucky"},
-                                    {"params": SamplingParams(top_p=3.0)}])
+@pytest.mark.parametrize(
+    "kwargs", [{"theme": "no such/theme"}, {"seed": -1}, {"seed": "lucky"}, {"params": SamplingParams(top_p=3.0)}]
+)
 def test_save_defaults_refuses_values_it_could_not_read_back(kwargs: dict) -> None:
     with pytest.raises(ConfigError, match="Save as defaults: "):
         save_defaults(**kwargs)
@@ -111,14 +112,20 @@ def test_disk_full_while_saving_defaults_keeps_the_old_file(monkeypatch: pytest.
 
 params_strategy = st.builds(
     SamplingParams,
-    temperature=st.floats(0, 100), top_k=st.integers(0, 10**6), top_p=st.floats(0.001, 1.0),
-    min_p=st.floats(0, 0.999), repetition_penalty=st.floats(0.01, 10), repetition_window=st.integers(0, 4096),
+    temperature=st.floats(0, 100),
+    top_k=st.integers(0, 10**6),
+    top_p=st.floats(0.001, 1.0),
+    min_p=st.floats(0, 0.999),
+    repetition_penalty=st.floats(0.01, 10),
+    repetition_window=st.integers(0, 4096),
     max_new_tokens=st.integers(1, 10**6),
 )
 
 
 @settings(max_examples=60, deadline=None)
-@given(params_strategy, st.one_of(st.just("random"), st.integers(0, 2**63 - 1)), st.sampled_from(["nord", "textual-light"]))
+@given(
+    params_strategy, st.one_of(st.just("random"), st.integers(0, 2**63 - 1)), st.sampled_from(["nord", "textual-light"])
+)
 def test_saved_defaults_read_back_exactly(params: SamplingParams, seed: int | str, theme: str) -> None:
     path = paths.config_path()
     path.unlink(missing_ok=True)
@@ -140,6 +147,6 @@ def test_toml_strings_round_trip(text: str) -> None:
 
 
 def test_dumps_toml_writes_what_tomllib_reads(tmp_path: Path) -> None:
-    doc = {"model": "宋词 \"x\"\\y", "threads": 2, "autosave": True, "sampling": {"top_p": 0.5, "seed": "random"}}
+    doc = {"model": '宋词 "x"\\y', "threads": 2, "autosave": True, "sampling": {"top_p": 0.5, "seed": "random"}}
     assert tomllib.loads(dumps_toml(doc)) == doc
     assert parse_config_text(dumps_toml(doc))["sampling.top_p"] == 0.5

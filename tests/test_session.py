@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import fields, replace
 
@@ -27,27 +28,48 @@ from babygpt_tui.session_export import export_json, export_markdown, export_sess
 
 def full_session() -> Session:
     """A session where every field (of Session, Turn, ModelRef, SamplingParams) differs from its default."""
-    params = SamplingParams(temperature=1.3, top_k=7, top_p=0.9, min_p=0.05, repetition_penalty=1.2,
-                            repetition_window=32, max_new_tokens=99)
+    params = SamplingParams(
+        temperature=1.3, top_k=7, top_p=0.9, min_p=0.05, repetition_penalty=1.2, repetition_window=32, max_new_tokens=99
+    )
     turn = Turn(
-        prompt="明月几时有", reply="把酒问青天。\n不知天上宫阙，", stop_reason="stopped", params=params, seed=123456789,
-        context_mode="continue", model=ModelRef("songci-small.safetensors", "0123456789abcdef" * 4), tokens=11,
-        decode_tokens_per_s=321.5, prefill_ms=2.25, started_at="2025-01-02T03:04:05.678+00:00",
-        finished_at="2025-01-02T03:04:06.000+00:00", error="cancelled by user",
+        prompt="明月几时有",
+        reply="把酒问青天。\n不知天上宫阙，",
+        stop_reason="stopped",
+        params=params,
+        seed=123456789,
+        context_mode="continue",
+        model=ModelRef("songci-small.safetensors", "0123456789abcdef" * 4),
+        tokens=11,
+        decode_tokens_per_s=321.5,
+        prefill_ms=2.25,
+        started_at="2025-01-02T03:04:05.678+00:00",
+        finished_at="2025-01-02T03:04:06.000+00:00",
+        error="cancelled by user",
         token_info=[[0.5, [["把", 0.5], ["问", 0.25]], [["把", 0.9]]], [0.125, [], []]],
     )
     return Session(
-        name="宋词 / drafts ..", turns=[turn, Turn(prompt="")], params=replace(params, top_k=3), seed_mode="fixed",
-        fixed_seed=42, context_mode="continue", created_at="2025-01-01T00:00:00.000+00:00",
-        updated_at="2025-01-03T00:00:00.000+00:00", schema_version=SCHEMA_VERSION, model=ModelRef("m.pth", "ab"),
+        name="宋词 / drafts ..",
+        turns=[turn, Turn(prompt="")],
+        params=replace(params, top_k=3),
+        seed_mode="fixed",
+        fixed_seed=42,
+        context_mode="continue",
+        created_at="2025-01-01T00:00:00.000+00:00",
+        updated_at="2025-01-03T00:00:00.000+00:00",
+        schema_version=SCHEMA_VERSION,
+        model=ModelRef("m.pth", "ab"),
     )
 
 
 def test_full_session_really_sets_every_field() -> None:
     # Guards the round-trip test: a field added later without a value here fails loudly.
     session = full_session()
-    for obj, default in ((session, Session(name="")), (session.turns[0], Turn(prompt="")),
-                         (session.turns[0].params, SamplingParams()), (session.turns[0].model, ModelRef(""))):
+    for obj, default in (
+        (session, Session(name="")),
+        (session.turns[0], Turn(prompt="")),
+        (session.turns[0].params, SamplingParams()),
+        (session.turns[0].model, ModelRef("")),
+    ):
         for f in fields(obj):
             if f.name != "schema_version":
                 assert getattr(obj, f.name) != getattr(default, f.name), f"{type(obj).__name__}.{f.name}"
@@ -63,8 +85,9 @@ def test_file_holds_every_field_and_plain_json() -> None:
     assert set(data) == {f.name for f in fields(Session)}
     assert set(data["turns"][0]) == {f.name for f in fields(Turn)}
     assert data["schema_version"] == SCHEMA_VERSION
-    assert data["turns"][0]["params"] == {f.name: getattr(full_session().turns[0].params, f.name)
-                                          for f in fields(SamplingParams)}
+    assert data["turns"][0]["params"] == {
+        f.name: getattr(full_session().turns[0].params, f.name) for f in fields(SamplingParams)
+    }
     assert data["turns"][0]["token_info"] == full_session().turns[0].token_info  # plain lists
 
 
@@ -98,7 +121,10 @@ def test_session_error_is_a_user_error() -> None:
         (b'{"name": "x", "turns": [{"prompt": "p", "stop_reason": "done"}]}', "turns[0].stop_reason: expected one of"),
         (b'{"name": "x", "turns": [{"prompt": "p", "seed": -1}]}', "turns[0].seed"),
         (b'{"name": "x", "turns": [{"prompt": "p", "tokens": true}]}', "turns[0].tokens"),
-        (b'{"name": "x", "turns": [{"prompt": "p", "params": {"top_p": 2}}]}', "turns[0].params: top_p = 2.0 is out of range"),
+        (
+            b'{"name": "x", "turns": [{"prompt": "p", "params": {"top_p": 2}}]}',
+            "turns[0].params: top_p = 2.0 is out of range",
+        ),
         (b'{"name": "x", "params": {"temperature": "hot"}}', "params.temperature: expected a number"),
         (b'{"name": "x", "params": {"top_k": 1e999}}', "params.top_k"),
         (b'{"name": "x", "seed_mode": "sometimes"}', "seed_mode: expected one of random, fixed"),
@@ -125,9 +151,19 @@ V0_FILE = {  # the draft format: no schema_version, flat sampling settings, mode
     "name": "old poems",
     "created": "2024-12-01T10:00:00+00:00",
     "turns": [
-        {"prompt": "春", "reply": "眠不觉晓", "temperature": 0.5, "top_k": 4, "max_new_tokens": 50, "seed": 3,
-         "model": "songci.safetensors@abc123", "stop_reason": "length", "tokens": 4, "tok_per_s": 99.0,
-         "time": "2024-12-01T10:00:01+00:00"},
+        {
+            "prompt": "春",
+            "reply": "眠不觉晓",
+            "temperature": 0.5,
+            "top_k": 4,
+            "max_new_tokens": 50,
+            "seed": 3,
+            "model": "songci.safetensors@abc123",
+            "stop_reason": "length",
+            "tokens": 4,
+            "tok_per_s": 99.0,
+            "time": "2024-12-01T10:00:01+00:00",
+        },
         {"prompt": "", "model": "plain.pth"},
     ],
 }
@@ -158,20 +194,27 @@ def test_missing_optional_fields_take_defaults() -> None:
 
 # ----- export ------------------------------------------------------------------------------
 
+
 def test_markdown_export_has_title_turns_and_settings_table() -> None:
     md = export_markdown(full_session())
     assert md.startswith("# 宋词 / drafts ..\n")
     assert "```text\n把酒问青天。\n不知天上宫阙，\n```" in md  # line breaks of the poem survive
-    assert "| temperature | top-k | top-p | min-p | repetition penalty | max tokens | seed | model | stop reason |" \
-           " tokens | tok/s |" in md
-    assert "| 1.3 | 7 | 0.9 | 0.05 | 1.2 | 99 | 123456789 | songci-small.safetensors@0123456789ab | stopped | 11 | 321.5 |" in md
+    assert (
+        "| temperature | top-k | top-p | min-p | repetition penalty | max tokens | seed | model | stop reason |"
+        " tokens | tok/s |" in md
+    )
+    assert (
+        "| 1.3 | 7 | 0.9 | 0.05 | 1.2 | 99 | 123456789 | songci-small.safetensors@0123456789ab | stopped | 11 | 321.5 |"
+        in md
+    )
     assert "> **Error:** cancelled by user" in md
     assert "_(empty: the model started a new poem)_" in md
 
 
 def test_markdown_export_cannot_be_broken_by_the_text() -> None:
-    session = Session(name="# *bold* | x\nsecond", turns=[Turn(prompt="a ``` b ```` c", reply="r",
-                                                                 model=ModelRef("a|b"))])
+    session = Session(
+        name="# *bold* | x\nsecond", turns=[Turn(prompt="a ``` b ```` c", reply="r", model=ModelRef("a|b"))]
+    )
     md = export_markdown(session)
     assert md.startswith("# \\# \\*bold\\* \\| x second\n")
     assert "`````text\na ``` b ```` c\n`````" in md
@@ -197,19 +240,15 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_fuzz_random_bytes(raw: bytes) -> None:
-    try:
+    with contextlib.suppress(SessionError):
         loads_session(raw)
-    except SessionError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_fuzz_random_json(value: object) -> None:
-    try:
+    with contextlib.suppress(SessionError):
         loads_session(json.dumps(value))
-    except SessionError:
-        pass
 
 
 def _paths(obj: object, prefix: tuple = ()) -> list[tuple]:

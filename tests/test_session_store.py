@@ -23,7 +23,9 @@ def store() -> SessionStore:
 
 
 def saved(store: SessionStore, name: str, turns: int = 1) -> Session:
-    session = Session(name=name, turns=[Turn(prompt=f"p{i}", reply=f"r{i}", stop_reason="length") for i in range(turns)])
+    session = Session(
+        name=name, turns=[Turn(prompt=f"p{i}", reply=f"r{i}", stop_reason="length") for i in range(turns)]
+    )
     store.save(session)
     return session
 
@@ -41,8 +43,24 @@ def test_save_load_round_trip_and_timestamps(store: SessionStore) -> None:
     assert json.loads((store.directory / "poems.json").read_text())["schema_version"] == SCHEMA_VERSION
 
 
-@pytest.mark.parametrize("name", ["a/b", "../../etc/passwd", "..", ".", ".hidden", "宋词·选", "con", "a\\b:c*?",
-                                  "x" * 300, "  spaced  ", "🎉", "NUL", "-_-"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a/b",
+        "../../etc/passwd",
+        "..",
+        ".",
+        ".hidden",
+        "宋词·选",
+        "con",
+        "a\\b:c*?",
+        "x" * 300,
+        "  spaced  ",
+        "🎉",
+        "NUL",
+        "-_-",
+    ],
+)
 def test_any_name_gives_a_plain_file_inside_the_sessions_dir(store: SessionStore, name: str) -> None:
     path = store.save(Session(name=name))
     assert path.parent == store.directory and path.suffix == ".json" and not path.name.startswith(".")
@@ -73,6 +91,7 @@ def test_bad_names_are_refused_where_a_user_types_them(store: SessionStore) -> N
 
 
 # ----- atomic writes -----------------------------------------------------------------------
+
 
 def test_crash_between_temp_write_and_replace_keeps_the_old_file(store: SessionStore, monkeypatch) -> None:
     session = saved(store, "poems")
@@ -207,11 +226,16 @@ def test_migrated_file_is_listed_and_rewritten_as_current_on_save(store: Session
 
 # ----- list, search, rename, delete, names -------------------------------------------------
 
+
 def test_list_is_sorted_by_last_used_with_model_and_turns(store: SessionStore) -> None:
     for i, name in enumerate(["old", "newest", "middle"]):
         s = Session(name=name, turns=[Turn(prompt="p", model=ModelRef("m.safetensors", "abcdef"))] * i)
         store.save(s)
-    stamps = {"old": "2024-01-01T00:00:00+00:00", "newest": "2024-03-01T00:00:00+00:00", "middle": "2024-02-01T00:00:00"}
+    stamps = {
+        "old": "2024-01-01T00:00:00+00:00",
+        "newest": "2024-03-01T00:00:00+00:00",
+        "middle": "2024-02-01T00:00:00",
+    }
     for name, stamp in stamps.items():
         path = store.directory / f"{name}.json"
         data = json.loads(path.read_text())
@@ -220,7 +244,7 @@ def test_list_is_sorted_by_last_used_with_model_and_turns(store: SessionStore) -
     infos = store.list()
     assert [i.name for i in infos] == ["newest", "middle", "old"]
     assert infos[0].turns == 1 and infos[0].model == "m.safetensors@abcdef"
-    assert infos[1].last_used == datetime.datetime(2024, 2, 1, tzinfo=datetime.timezone.utc)
+    assert infos[1].last_used == datetime.datetime(2024, 2, 1, tzinfo=datetime.UTC)
 
 
 def test_search_by_name_substring_ignores_case(store: SessionStore) -> None:

@@ -25,8 +25,12 @@ def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
 def make_sessions() -> SessionStore:
     store = SessionStore()
     model = ModelRef("songci-small.safetensors", "abcdef0123456789")
-    store.save(Session(name="宋词 drafts", turns=[Turn(prompt="明月", reply="几时有", stop_reason="length", seed=7,
-                                                       model=model, tokens=3)] * 2))
+    store.save(
+        Session(
+            name="宋词 drafts",
+            turns=[Turn(prompt="明月", reply="几时有", stop_reason="length", seed=7, model=model, tokens=3)] * 2,
+        )
+    )
     store.save(Session(name="empty"))
     return store
 
@@ -149,8 +153,10 @@ def test_sessions_delete_without_a_terminal_needs_yes(capsys, monkeypatch) -> No
     assert code == 0 and "deleted 'empty'" in out and not store.exists("empty")
 
 
-@pytest.mark.parametrize("answer,deleted,exit_code", [("y\n", True, 0), ("YES\n", True, 0), ("n\n", False, 1),
-                                                       ("\n", False, 1), ("", False, 1)])
+@pytest.mark.parametrize(
+    "answer,deleted,exit_code",
+    [("y\n", True, 0), ("YES\n", True, 0), ("n\n", False, 1), ("\n", False, 1), ("", False, 1)],
+)
 def test_sessions_delete_asks_on_a_terminal(capsys, monkeypatch, answer: str, deleted: bool, exit_code: int) -> None:
     store = make_sessions()
     monkeypatch.setattr("sys.stdin", FakeTTY(answer))
@@ -165,8 +171,15 @@ def test_sessions_delete_missing_exits_2(capsys) -> None:
     assert code == 2 and "no session named 'nope'" in err
 
 
-@pytest.mark.parametrize("module", ["babygpt_tui.commands.storage", "babygpt_tui.session_store",
-                                    "babygpt_tui.session_export", "babygpt_tui.config_write"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "babygpt_tui.commands.storage",
+        "babygpt_tui.session_store",
+        "babygpt_tui.session_export",
+        "babygpt_tui.config_write",
+    ],
+)
 def test_storage_modules_import_neither_torch_nor_textual(module: str) -> None:
     import subprocess
     import sys

@@ -11,8 +11,8 @@ import copy
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import torch
 
@@ -52,7 +52,7 @@ class Plan:
         return min(WARMUP_TOKENS, self.decode_n)
 
     @classmethod
-    def for_model(cls, model: BabyGPT, tokenizer: CharTokenizer, seed: int = 0) -> "Plan":
+    def for_model(cls, model: BabyGPT, tokenizer: CharTokenizer, seed: int = 0) -> Plan:
         block = model.config.block_size
         prompt_len = max(1, min(DECODE_PROMPT, block // 4))
         # Any characters of the vocabulary do: speed does not depend on what the text says.
@@ -69,7 +69,12 @@ class Plan:
         )
 
     def to_dict(self) -> dict:
-        return {"decode_prompt": len(self.prompt_ids), "decode": self.decode_n, "prefill": len(self.prefill_ids), "long": self.long_n}
+        return {
+            "decode_prompt": len(self.prompt_ids),
+            "decode": self.decode_n,
+            "prefill": len(self.prefill_ids),
+            "long": self.long_n,
+        }
 
 
 def prefill_rate(prefill: Callable[[list[int]], object], ids: list[int], device: torch.device, times: int = 3) -> float:
@@ -89,8 +94,16 @@ def engine_generator(model: BabyGPT, tokenizer: CharTokenizer, device: torch.dev
 
 
 def engine_stream_case(
-    key: str, label: str, gen: Generator, plan: Plan, *, params: SamplingParams = GREEDY, n: int | None = None,
-    top_alternatives: int = 0, with_prefill: bool = False, warmup_n: int | None = None,
+    key: str,
+    label: str,
+    gen: Generator,
+    plan: Plan,
+    *,
+    params: SamplingParams = GREEDY,
+    n: int | None = None,
+    top_alternatives: int = 0,
+    with_prefill: bool = False,
+    warmup_n: int | None = None,
 ) -> Case:
     """Our engine as the TUI drives it: Generator.stream, sampler and TokenEvents included."""
     n_tokens = n or plan.decode_n
@@ -102,7 +115,9 @@ def engine_stream_case(
             with torch.inference_mode():
                 sample.prefill = prefill_rate(gen.prefill, plan.prefill_ids, gen.device)
         request = GenerationRequest(
-            plan.prompt, replace(params, max_new_tokens=(warmup_n or plan.warmup_n) if warmup else n_tokens), seed=0,
+            plan.prompt,
+            replace(params, max_new_tokens=(warmup_n or plan.warmup_n) if warmup else n_tokens),
+            seed=0,
             top_alternatives=top_alternatives,
         )
         stream = gen.stream(request)

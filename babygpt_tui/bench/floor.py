@@ -19,7 +19,9 @@ from .timing import sync
 
 
 class Floor:
-    def __init__(self, cfg: ModelConfig, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", seed: int = 0) -> None:
+    def __init__(
+        self, cfg: ModelConfig, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu", seed: int = 0
+    ) -> None:
         gen = torch.Generator().manual_seed(seed)
         C, H, V = cfg.n_embd, cfg.hidden, cfg.vocab_size
 

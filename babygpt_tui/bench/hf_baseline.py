@@ -58,7 +58,9 @@ def gpt2_config(cfg: ModelConfig) -> Any:
     )
 
 
-def build_hf_model(cfg: ModelConfig, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, seed: int = 0) -> Any:
+def build_hf_model(
+    cfg: ModelConfig, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, seed: int = 0
+) -> Any:
     config = gpt2_config(cfg)  # raises HFUnavailable without transformers
     from transformers import GPT2LMHeadModel
 

@@ -95,7 +95,7 @@ class OriginalBabyGPT(nn.Module):
         self.cached = 0  # positions whose keys/values the heads hold
 
     @classmethod
-    def from_state_dict(cls, cfg: ModelConfig, state_dict: dict[str, torch.Tensor]) -> "OriginalBabyGPT":
+    def from_state_dict(cls, cfg: ModelConfig, state_dict: dict[str, torch.Tensor]) -> OriginalBabyGPT:
         model = cls(cfg)
         sd = {k: v.float() for k, v in state_dict.items() if not k.endswith(".tril")}
         model.load_state_dict(sd, strict=True)
@@ -147,9 +147,6 @@ class OriginalLoop:
             history.append(token)
             if step == n - 1:
                 break
-            if self.model.cached >= block:
-                # Crop: forget the cache, recompute the last block_size tokens from position 0.
-                logits = self.prefill(history)
-            else:
-                logits = self._forward([token])
+            # Crop: past block_size, forget the cache and recompute the last block_size tokens from 0.
+            logits = self.prefill(history) if self.model.cached >= block else self._forward([token])
         return out, stamps

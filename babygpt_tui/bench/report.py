@@ -57,8 +57,9 @@ def header_lines(doc: dict) -> list[str]:
     ]
     load, cores = m.get("load_average"), m.get("cores") or 1
     if load is not None and load > 0.5 * cores:
-        lines.append(f"warning: load average {load} on {cores} cores at start: other processes share the CPU, "
-                     "numbers are rough")
+        lines.append(
+            f"warning: load average {load} on {cores} cores at start: other processes share the CPU, numbers are rough"
+        )
     return lines
 
 
@@ -68,8 +69,10 @@ def _yes_no(v: bool | None) -> str:
 
 def _model_title(res: dict) -> str:
     c = res["config"]
-    return (f"{res['name']} — {res['source']}: {c['n_layer']} layers × {c['n_embd']} wide × {c['n_head']} heads, "
-            f"vocab {c['vocab_size']:,}, block {c['block_size']}, {res['n_params']:,} parameters")
+    return (
+        f"{res['name']} — {res['source']}: {c['n_layer']} layers × {c['n_embd']} wide × {c['n_head']} heads, "
+        f"vocab {c['vocab_size']:,}, block {c['block_size']}, {res['n_params']:,} parameters"
+    )
 
 
 def _row_cells(res: dict, r: dict) -> list[str]:
@@ -101,13 +104,18 @@ def render(doc: dict, console: Console) -> None:
             table.add_row(*_row_cells(res, r), style="dim" if r["skipped"] else None)
         console.print(table)
         t = res["tokens"]
-        console.print(f"decode: {t['decode']} new tokens after a {t['decode_prompt']}-token prompt · prefill: "
-                      f"{t['prefill']}-token prompt · long run: {t['long']} new tokens", highlight=False)
+        console.print(
+            f"decode: {t['decode']} new tokens after a {t['decode_prompt']}-token prompt · prefill: "
+            f"{t['prefill']}-token prompt · long run: {t['long']} new tokens",
+            highlight=False,
+        )
         targets = Table(title="targets (ratios of medians, same run)", title_justify="left")
         for col in ("target", "value", "goal", "result"):
             targets.add_column(col)
         for tg in res["targets"]:
-            targets.add_row(tg["name"], value_text(tg), goal_text(tg), f"[{STATUS_STYLE[tg['status']]}]{tg['status']}[/]")
+            targets.add_row(
+                tg["name"], value_text(tg), goal_text(tg), f"[{STATUS_STYLE[tg['status']]}]{tg['status']}[/]"
+            )
         console.print(targets)
         info = [f"{label} {fmt(res['ratios'].get(key), unit)}" for key, label, unit in INFO_RATIOS]
         console.print("also: " + " · ".join(info), highlight=False)
@@ -120,8 +128,13 @@ def to_markdown(doc: dict) -> str:
         if "skipped" in res:
             out += ["", f"**{res['name']}**: {res['skipped']}"]
             continue
-        out += ["", f"**{_model_title(res)}**", "", "| " + " | ".join(COLUMNS) + " |",
-                "| " + " | ".join("---:" if 2 <= i <= 5 else "---" for i in range(len(COLUMNS))) + " |"]
+        out += [
+            "",
+            f"**{_model_title(res)}**",
+            "",
+            "| " + " | ".join(COLUMNS) + " |",
+            "| " + " | ".join("---:" if 2 <= i <= 5 else "---" for i in range(len(COLUMNS))) + " |",
+        ]
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in _row_cells(res, r)) + " |" for r in res["rows"]]
         out += ["", "| target | value | goal | result |", "| --- | --- | --- | --- |"]
         out += [f"| {t['name']} | {value_text(t)} | {goal_text(t)} | {t['status']} |" for t in res["targets"]]

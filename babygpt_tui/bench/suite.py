@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -20,8 +20,15 @@ from ..engine.device import dtype_name, resolve_dtype
 from ..engine.model import BabyGPT, ModelConfig
 from ..engine.tokenizer import CharTokenizer
 from .cases import (
-    TOP_ALTERNATIVES, TUI_PARAMS, Plan, engine_forward_case, engine_generator, engine_stream_case, floor_case,
-    hf_case, original_case,
+    TOP_ALTERNATIVES,
+    TUI_PARAMS,
+    Plan,
+    engine_forward_case,
+    engine_generator,
+    engine_stream_case,
+    floor_case,
+    hf_case,
+    original_case,
 )
 from .hf_baseline import transformers_version
 from .targets import evaluate
@@ -86,12 +93,29 @@ def build_cases(subject: Subject, plan: Plan, device: torch.device, extra_dtype:
         g = gens["float32"]
         cases += [
             engine_forward_case("engine_forward_only", "engine, forward only", g, plan),
-            engine_stream_case("engine_top_alternatives", f"engine + top-{TOP_ALTERNATIVES} alternatives", g, plan,
-                               top_alternatives=TOP_ALTERNATIVES),
-            engine_stream_case("engine_tui_settings", "engine, all warpers + alternatives", g, plan,
-                               params=TUI_PARAMS, top_alternatives=TOP_ALTERNATIVES),
-            engine_stream_case("engine_long", f"engine, long run ({plan.long_n} tokens)", g, plan, n=plan.long_n,
-                               warmup_n=model.config.block_size - len(plan.prompt_ids) + 4),  # one shift
+            engine_stream_case(
+                "engine_top_alternatives",
+                f"engine + top-{TOP_ALTERNATIVES} alternatives",
+                g,
+                plan,
+                top_alternatives=TOP_ALTERNATIVES,
+            ),
+            engine_stream_case(
+                "engine_tui_settings",
+                "engine, all warpers + alternatives",
+                g,
+                plan,
+                params=TUI_PARAMS,
+                top_alternatives=TOP_ALTERNATIVES,
+            ),
+            engine_stream_case(
+                "engine_long",
+                f"engine, long run ({plan.long_n} tokens)",
+                g,
+                plan,
+                n=plan.long_n,
+                warmup_n=model.config.block_size - len(plan.prompt_ids) + 4,
+            ),  # one shift
         ]
     cases.append(original_case(model, plan, device))
     cases.append(hf_case(model, plan, device))
@@ -121,7 +145,9 @@ def row(case: Case) -> dict:
 def bench_subject(subject: Subject, options: Options, progress: Callable[[str], None]) -> dict:
     plan = Plan.for_model(subject.model, subject.tokenizer)
     cfg = subject.model.config
-    progress(f"{subject.name}: {cfg.n_layer} layers x {cfg.n_embd} wide, vocab {cfg.vocab_size}, block {cfg.block_size}")
+    progress(
+        f"{subject.name}: {cfg.n_layer} layers x {cfg.n_embd} wide, vocab {cfg.vocab_size}, block {cfg.block_size}"
+    )
     cases = build_cases(subject, plan, options.device, options.extra_dtype)
     measure(cases, options.reps, lambda msg: progress(f"{subject.name}: {msg}"))
     rows = [row(c) for c in cases]
@@ -169,7 +195,7 @@ def run_bench(options: Options, progress: Callable[[str], None] = lambda _: None
     doc: dict = {
         "schema_version": SCHEMA_VERSION,
         "tool": f"babygpt-tui {__version__} bench",
-        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "settings": {"device": str(options.device), "reps": options.reps, "quick": options.quick, "warmup_runs": 1},
         "auto_dtype": dtype_name(resolve_dtype("auto", torch.device("cpu"))),
@@ -180,10 +206,12 @@ def run_bench(options: Options, progress: Callable[[str], None] = lambda _: None
     if options.model_path is None:
         doc["models"].append({"name": options.model_label, "skipped": "skipped: no model given"})
     elif not options.model_path.exists() and options.model_optional:
-        doc["models"].append({
-            "name": options.model_label,
-            "skipped": f"skipped: {options.model_path} does not exist yet (train it, or pass --model PATH)",
-        })
+        doc["models"].append(
+            {
+                "name": options.model_label,
+                "skipped": f"skipped: {options.model_path} does not exist yet (train it, or pass --model PATH)",
+            }
+        )
     else:  # a --model that does not exist is the user's mistake: load_checkpoint says so
         subject = file_subject(options.model_path, options.model_label, options.vocab_from)
         doc["models"].append(bench_subject(subject, options, progress))

@@ -68,8 +68,16 @@ def evaluate(rows: dict[str, dict], auto_dtype: str) -> tuple[dict[str, float | 
             value = _overhead(_rate(rows, num), _rate(rows, den))
         else:
             value = _div(_rate(rows, num), _rate(rows, den))
-        targets.append({"name": name, "value": value, "goal": goal, "kind": kind, "unit": unit,
-                        "status": _status(value, goal, kind)})
+        targets.append(
+            {
+                "name": name,
+                "value": value,
+                "goal": goal,
+                "kind": kind,
+                "unit": unit,
+                "status": _status(value, goal, kind),
+            }
+        )
     targets.append(_auto_target(rows, auto_dtype))
     return ratios, targets
 
@@ -82,5 +90,12 @@ def _auto_target(rows: dict[str, dict], auto_dtype: str) -> dict:
         faster = "bfloat16" if bf16 > f32 else "float32"
         close = abs(bf16 / f32 - 1.0) <= AUTO_TOLERANCE
         status = "PASS" if auto_dtype == faster or close else "MISS"
-    return {"name": f"--dtype auto picks the faster dtype ({auto_dtype})", "value": _div(bf16, f32),
-            "goal": None, "kind": "auto", "unit": "x", "status": status, "auto_dtype": auto_dtype}
+    return {
+        "name": f"--dtype auto picks the faster dtype ({auto_dtype})",
+        "value": _div(bf16, f32),
+        "goal": None,
+        "kind": "auto",
+        "unit": "x",
+        "status": status,
+        "auto_dtype": auto_dtype,
+    }

@@ -8,8 +8,8 @@ cases, which are what the targets are about, stay fair.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 

@@ -33,8 +33,10 @@ def parse_reference(spec: str | None):
         dims = {k.strip(): int(v) for k, v in (part.split("=", 1) for part in spec.split(","))}
         return ModelConfig(**dims)
     except (ValueError, TypeError) as e:
-        raise UserError(f"reference model {spec!r}: {e} (expected e.g. vocab_size=64,block_size=32,n_embd=32,"
-                        "n_layer=2,n_head=2, or off)") from None
+        raise UserError(
+            f"reference model {spec!r}: {e} (expected e.g. vocab_size=64,block_size=32,n_embd=32,"
+            "n_layer=2,n_head=2, or off)"
+        ) from None
 
 
 def options_from_args(args: argparse.Namespace):

@@ -22,8 +22,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return resolve_settings(args)[0]
 
 
-def load_generator(args: argparse.Namespace, settings: Settings | None = None, dtype: str | None = None,
-                   leave_a_core: bool = False):
+def load_generator(
+    args: argparse.Namespace, settings: Settings | None = None, dtype: str | None = None, leave_a_core: bool = False
+):
     """Load the model the settings name, on their device/dtype/threads (`dtype` overrides).
 
     `leave_a_core` (the TUI): unless threads are set, torch gets one thread fewer than the cores,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..engine.checkpoint import load_checkpoint, save_checkpoint
-from ..engine.device import DTYPES, DTYPE_ALIASES
+from ..engine.device import DTYPE_ALIASES, DTYPES
 from ..errors import UserError
 
 

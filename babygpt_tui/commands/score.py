@@ -39,11 +39,23 @@ def run(args: argparse.Namespace) -> int:
         result = score_ids(gen.model, enc.ids, stride)
     result = Score(result.nll, result.scored, skipped)
     if args.json:
-        print(json.dumps({"nll": round(result.nll, 6), "ppl": round(result.ppl, 4), "scored": result.scored,
-                          "skipped": result.skipped, "stride": stride, "dtype": gen.info.dtype}))
+        print(
+            json.dumps(
+                {
+                    "nll": round(result.nll, 6),
+                    "ppl": round(result.ppl, 4),
+                    "scored": result.scored,
+                    "skipped": result.skipped,
+                    "stride": stride,
+                    "dtype": gen.info.dtype,
+                }
+            )
+        )
     else:
-        print(f"nll {result.nll:.4f} nats/char, perplexity {result.ppl:.2f} "
-              f"({result.scored:,} characters scored, {result.skipped:,} skipped, stride {stride}, {gen.info.dtype})")
+        print(
+            f"nll {result.nll:.4f} nats/char, perplexity {result.ppl:.2f} "
+            f"({result.scored:,} characters scored, {result.skipped:,} skipped, stride {stride}, {gen.info.dtype})"
+        )
         if enc.skipped:
             shown = " ".join(enc.skipped[:20]) + (" …" if len(enc.skipped) > 20 else "")
             print(f"note: characters not in the vocabulary were skipped: {shown}", file=sys.stderr)

@@ -141,7 +141,8 @@ def _sessions_export(args: argparse.Namespace, console: Console) -> int:
         raise SessionError(f"cannot write {out}: {e.strerror or e}") from None
     turns = len(session.turns)
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text(f"wrote {session.name!r} ({turns} turn{'s' if turns != 1 else ''}) to {out}"))
+        Text(f"wrote {session.name!r} ({turns} turn{'s' if turns != 1 else ''}) to {out}")
+    )
     return 0
 
 
@@ -164,4 +165,3 @@ def _sessions_delete(args: argparse.Namespace, console: Console) -> int:
     path = store.delete(args.name)
     console.print(Text(f"deleted {args.name!r} ({path})"))
     return 0
-

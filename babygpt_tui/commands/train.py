@@ -10,11 +10,29 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..engine.train import Progress as Step
-from ..engine.train import Trainer, TrainConfig, install_signal_handlers
+from ..engine.train import TrainConfig, Trainer, install_signal_handlers
 
-FLAGS = ("preset", "block_size", "n_embd", "n_layer", "n_head", "batch_size", "eval_interval", "eval_iters",
-         "warmup_iters", "max_iters", "threads", "lr", "dropout", "max_minutes", "val_fraction",
-         "weight_decay", "seed", "device", "resume")
+FLAGS = (
+    "preset",
+    "block_size",
+    "n_embd",
+    "n_layer",
+    "n_head",
+    "batch_size",
+    "eval_interval",
+    "eval_iters",
+    "warmup_iters",
+    "max_iters",
+    "threads",
+    "lr",
+    "dropout",
+    "max_minutes",
+    "val_fraction",
+    "weight_decay",
+    "seed",
+    "device",
+    "resume",
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,8 +97,14 @@ def _run_with_bar(trainer: Trainer, console: Console) -> None:
             if p.val_loss is not None:
                 best[0] = f"{p.val_loss:.4f}"
                 bar.console.print(f"iter {p.iter}: train {p.train_loss:.4f}, val {p.val_loss:.4f}")
-            bar.update(task, completed=p.fraction, iter=p.iter, train=f"{p.train_loss:.4f}", val=best[0],
-                       rate=f"{p.tokens_per_s:,.0f}")
+            bar.update(
+                task,
+                completed=p.fraction,
+                iter=p.iter,
+                train=f"{p.train_loss:.4f}",
+                val=best[0],
+                rate=f"{p.tokens_per_s:,.0f}",
+            )
 
         trainer.report = report
         trainer.run()

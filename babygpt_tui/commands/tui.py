@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from textual.app import App
 
@@ -57,11 +57,15 @@ def build_app(args: argparse.Namespace) -> tuple[App, UserError | None]:
     except UserError as e:
         return StartupErrorApp(str(e)), e
     path = settings.model or str(model_path(args))
-    flags = {key.rsplit(".", 1)[1]: value for key, value in settings_values(settings).items()
-             if key.startswith("sampling.") and sources[key] == CLI_SOURCE}  # they beat --session's settings
+    flags = {
+        key.rsplit(".", 1)[1]: value
+        for key, value in settings_values(settings).items()
+        if key.startswith("sampling.") and sources[key] == CLI_SOURCE
+    }  # they beat --session's settings
     options = StartOptions.from_settings(settings, session, getattr(args, "config", None), flags)
-    return BabyGPTApp(loader=make_loader(args, settings), model_path=path, params=settings.sampling,
-                      options=options), None
+    return BabyGPTApp(
+        loader=make_loader(args, settings), model_path=path, params=settings.sampling, options=options
+    ), None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -81,9 +81,11 @@ def _read_native(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except Exception as e:  # safetensors raises several types for damaged files
-        raise CheckpointError(f"{path}: damaged safetensors file ({_first_line(e)}); re-create or re-download it") from None
+        raise CheckpointError(
+            f"{path}: damaged safetensors file ({_first_line(e)}); re-create or re-download it"
+        ) from None
     return tensors, meta
 
 

@@ -48,8 +48,7 @@ def train_val_split(text: str, val_fraction: float = 0.05, seed: int = 1337) -> 
     poems = split_poems(text)
     if len(poems) < 2:
         raise DataError(
-            "corpus has fewer than 2 poems (blocks separated by a blank line); "
-            "a validation split needs at least 2"
+            "corpus has fewer than 2 poems (blocks separated by a blank line); a validation split needs at least 2"
         )
     order = list(range(len(poems)))
     random.Random(seed).shuffle(order)

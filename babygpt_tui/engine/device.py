@@ -42,7 +42,7 @@ def decode_weight_shapes(n_embd: int, n_layer: int, vocab_size: int) -> tuple[tu
     return ((3 * c, c), (c, c), (4 * c, c), (c, 4 * c)) * n_layer + ((vocab_size, c),)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bf16_faster_on_cpu(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> bool:
     """Time one decode step's weight matmuls (one row against every weight matrix of a model of
     this shape) in float32 and bfloat16.
@@ -58,8 +58,8 @@ def bf16_faster_on_cpu(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> bool:
         weights = [torch.full(s, 0.01, dtype=dtype) for s in shapes]
         inputs = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in shapes]
 
-        def step() -> None:
-            for x, w in zip(inputs, weights):
+        def step(inputs: list[torch.Tensor] = inputs, weights: list[torch.Tensor] = weights) -> None:
+            for x, w in zip(inputs, weights, strict=True):
                 F.linear(x, w)
 
         for _ in range(2):

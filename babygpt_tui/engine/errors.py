@@ -1,7 +1,6 @@
 """User-facing errors of the engine. Each message is one line: what file or value, what is
 wrong, and what to do. `cli.main` prints them and exits 2; the TUI shows them."""
 
-
 from ..errors import UserError
 
 

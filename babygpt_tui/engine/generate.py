@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 
@@ -49,7 +49,11 @@ class Generator:
         self.metadata = metadata or {}
         self.device = resolve_device(device) if isinstance(device, str) else device
         cfg = model.config
-        self.dtype = resolve_dtype(dtype, self.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size)) if isinstance(dtype, str) else dtype
+        self.dtype = (
+            resolve_dtype(dtype, self.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size))
+            if isinstance(dtype, str)
+            else dtype
+        )
         # Without native bf16/fp16 matmuls (CPUs), half precision wins for decode (one row per
         # weight matrix: bandwidth-bound) but loses badly for a prefill (measured 6x slower), so a
         # float32 twin prefills — prompts and cache shifts — into the half-precision cache.
@@ -78,7 +82,7 @@ class Generator:
         )
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto") -> "Generator":
+    def from_loaded(cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto") -> Generator:
         return cls(
             loaded.model,
             loaded.tokenizer,
@@ -95,7 +99,7 @@ class Generator:
     @classmethod
     def load(
         cls, path: str | Path, vocab_from: str | Path | None = None, device: str = "auto", dtype: str = "auto"
-    ) -> "Generator":
+    ) -> Generator:
         return cls.from_loaded(load_checkpoint(path, vocab_from), device, dtype)
 
     @property
@@ -110,7 +114,7 @@ class Generator:
         request: GenerationRequest,
         cancel: threading.Event | None = None,
         params_source: Callable[[], SamplingParams] | None = None,
-    ) -> "GenerationRun":
+    ) -> GenerationRun:
         return GenerationRun(self, request, cancel or threading.Event(), params_source or (lambda: request.params))
 
     # -- the one forward path shared by prefill, decode and cache shifts
@@ -239,5 +243,6 @@ def _top(x: torch.Tensor, n: int, tokenizer: CharTokenizer, lse: torch.Tensor | 
     values, ids = torch.topk(x, min(n, x.numel()))
     probs = (values - lse).exp() if lse is not None else values
     return tuple(
-        Alternative(int(i), tokenizer.chars[int(i)], float(p)) for i, p in zip(ids.tolist(), probs.tolist())
+        Alternative(int(i), tokenizer.chars[int(i)], float(p))
+        for i, p in zip(ids.tolist(), probs.tolist(), strict=True)
     )

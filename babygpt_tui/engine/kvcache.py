@@ -28,7 +28,7 @@ class KVCache:
         self.tokens: list[int] = []  # the ids whose keys/values are in the cache, in order
 
     @classmethod
-    def for_model(cls, model: torch.nn.Module, batch: int = 1) -> "KVCache":
+    def for_model(cls, model: torch.nn.Module, batch: int = 1) -> KVCache:
         cfg = model.config
         w = model.lm_head.weight
         return cls(cfg.n_layer, cfg.n_head, cfg.head_size, cfg.block_size, w.device, w.dtype, batch)
@@ -40,9 +40,7 @@ class KVCache:
     def full(self) -> bool:
         return len(self.tokens) >= self.block_size
 
-    def update(
-        self, layer: int, pos: int, k: torch.Tensor, v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(self, layer: int, pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write k/v (B, H, T, D) at positions pos..pos+T-1; return views of everything cached."""
         end = pos + k.size(2)
         self.k[layer, :, :, pos:end].copy_(k)

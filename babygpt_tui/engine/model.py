@@ -159,7 +159,7 @@ class BabyGPT(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def fuse(self) -> "BabyGPT":
+    def fuse(self) -> BabyGPT:
         """Prepare for inference: eval mode and fused q/k/v. Call after moving device/dtype."""
         self.eval()
         for block in self.blocks:
@@ -187,10 +187,8 @@ class BabyGPT(nn.Module):
             keys[:, pos].copy_(k[:, 0])
             values[:, pos].copy_(v[:, 0])
             att = torch.baddbmm(empty, q, keys[:, : pos + 1].transpose(1, 2), beta=0, alpha=sa.scale)
-            if low:  # softmax in float32: bf16/fp16 scores would lose the small probabilities
-                att = att.float().softmax(-1).to(v.dtype)
-            else:
-                att = att.softmax(-1)
+            # softmax in float32: bf16/fp16 scores would lose the small probabilities
+            att = att.float().softmax(-1).to(v.dtype) if low else att.softmax(-1)
             y = torch.bmm(att, values[:, : pos + 1])  # (H, 1, D)
             x = torch.addmm(x, y.view(1, C), sa.proj.weight.t()).add_(sa.proj.bias)
             h = F.layer_norm(x, (C,), ln2.weight, ln2.bias, ln2.eps)

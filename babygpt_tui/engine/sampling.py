@@ -104,9 +104,7 @@ def draw_index(probs: torch.Tensor, generator: torch.Generator | None) -> int:
     return i
 
 
-def sample(
-    logits: torch.Tensor, params: SamplingParams, history: list[int], generator: torch.Generator | None
-) -> Draw:
+def sample(logits: torch.Tensor, params: SamplingParams, history: list[int], generator: torch.Generator | None) -> Draw:
     probs = torch.softmax(warp(logits, params, history), dim=-1)
     if is_greedy(params):
         return Draw(int(torch.argmax(probs)), probs)

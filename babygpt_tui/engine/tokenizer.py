@@ -19,7 +19,7 @@ class CharTokenizer:
         self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def from_text(cls, text: str) -> "CharTokenizer":
+    def from_text(cls, text: str) -> CharTokenizer:
         # Same as upstream, so a corpus file reproduces the vocab of an upstream model.pth.
         return cls(sorted(set(text)))
 

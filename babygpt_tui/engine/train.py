@@ -13,9 +13,9 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -64,7 +64,9 @@ class TrainConfig:
         if self.preset not in PRESETS:
             raise DataError(f"preset {self.preset!r} is unknown (allowed: {', '.join(PRESETS)})")
         positive = {
-            "batch_size": self.batch_size, "eval_interval": self.eval_interval, "eval_iters": self.eval_iters,
+            "batch_size": self.batch_size,
+            "eval_interval": self.eval_interval,
+            "eval_iters": self.eval_iters,
             **{k: v for k in ("block_size", "n_embd", "n_layer", "n_head") if (v := getattr(self, k)) is not None},
         }
         for name, value in positive.items():
@@ -240,10 +242,20 @@ class Trainer:
             rate = window_tokens / max(now - window_t, 1e-9)
             if at_eval or self.iter % 10 == 0:
                 train_loss = loss.item()
-                self.report(Progress(self.iter, cfg.max_iters, train_loss, val, lr, rate, self.elapsed, self.fraction_done()))
-                self.log({"iter": self.iter, "train_loss": round(train_loss, 4), "val_loss": val, "lr": lr,
-                          "tokens_per_s": round(rate, 1), "elapsed_s": round(self.elapsed, 1),
-                          "tokens_seen": self.tokens_seen})
+                self.report(
+                    Progress(self.iter, cfg.max_iters, train_loss, val, lr, rate, self.elapsed, self.fraction_done())
+                )
+                self.log(
+                    {
+                        "iter": self.iter,
+                        "train_loss": round(train_loss, 4),
+                        "val_loss": val,
+                        "lr": lr,
+                        "tokens_per_s": round(rate, 1),
+                        "elapsed_s": round(self.elapsed, 1),
+                        "tokens_seen": self.tokens_seen,
+                    }
+                )
                 window_t, window_tokens = now, 0
         if self.saved_iter != self.iter:  # stopped between evals: keep every finished step
             self.save(self.estimate_val())
@@ -265,10 +277,19 @@ class Trainer:
         self.saved_iter = self.iter
         if val_loss < self.best_val:
             self.best_val = val_loss
-            meta = {"train": json.dumps({"iter": self.iter, "tokens_seen": self.tokens_seen,
-                                         "elapsed_s": round(self.elapsed, 1), "val_loss": round(val_loss, 4),
-                                         "data": Path(self.cfg.data).name, "seed": self.cfg.seed,
-                                         "val_fraction": self.cfg.val_fraction})}
+            meta = {
+                "train": json.dumps(
+                    {
+                        "iter": self.iter,
+                        "tokens_seen": self.tokens_seen,
+                        "elapsed_s": round(self.elapsed, 1),
+                        "val_loss": round(val_loss, 4),
+                        "data": Path(self.cfg.data).name,
+                        "seed": self.cfg.seed,
+                        "val_fraction": self.cfg.val_fraction,
+                    }
+                )
+            }
             save_checkpoint(self.out, self.model, self.tokenizer, extra=meta)
         state = {
             "model": self.model.state_dict(),

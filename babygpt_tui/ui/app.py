@@ -8,15 +8,15 @@ on that same thread.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import replace
 from functools import partial
-from typing import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
@@ -55,8 +55,13 @@ class BabyGPTApp(App[None]):
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
 
-    def __init__(self, loader: Callable[[], Backend], model_path: str = "", params: SamplingParams | None = None,
-                 options: StartOptions | None = None):
+    def __init__(
+        self,
+        loader: Callable[[], Backend],
+        model_path: str = "",
+        params: SamplingParams | None = None,
+        options: StartOptions | None = None,
+    ):
         super().__init__()
         self.loader, self.model_path = loader, model_path
         self.backend: Backend | None = None
@@ -126,8 +131,9 @@ class BabyGPTApp(App[None]):
         self.query_one(Gauge).start()
         self.cancel = threading.Event()
         request = replace(request, context_keep=self.sessions.options.context_keep)
-        ENGINE.submit(run_generation, self.backend, request, self.cancel, params_source, self.post_message,
-                      self.chat.turn_id)
+        ENGINE.submit(
+            run_generation, self.backend, request, self.cancel, params_source, self.post_message, self.chat.turn_id
+        )
         self.refresh_bindings()  # Stop becomes available
 
     def on_tokens_generated(self, message: TokensGenerated) -> None:
@@ -217,8 +223,9 @@ class BabyGPTApp(App[None]):
         """Rewrite a reply from the inspected character on, with the picked alternative forced."""
         panel = self.query_one(SamplingPanel)
         try:
-            turn, request = self.chat.branch(message.turn, message.index, message.choice.id, self.params.get(),
-                                             panel.fixed_seed)
+            turn, request = self.chat.branch(
+                message.turn, message.index, message.choice.id, self.params.get(), panel.fixed_seed
+            )
         except ValueError as e:
             return self.notify(str(e), severity="warning", markup=False)
         panel.show_seed(turn.seed)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..api import Backend, ContextMode, GenerationRequest, GenStats, ModelInfo, SamplingParams
 from ..session import ModelRef, Turn
@@ -19,7 +19,7 @@ CONTEXT_CHARS_PER_BLOCK = 2
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def random_seed() -> int:
@@ -45,8 +45,10 @@ def crop_prompt(prompt: str, block_size: int) -> tuple[str, str]:
     limit = block_size * CONTEXT_CHARS_PER_BLOCK
     if not block_size or len(prompt) <= limit:
         return prompt, ""
-    return prompt[-limit:], (f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} characters "
-                             f"at a time, so the last {limit:,} were kept.")
+    return prompt[-limit:], (
+        f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} characters "
+        f"at a time, so the last {limit:,} were kept."
+    )
 
 
 def check_prompt(prompt: str, backend: Backend) -> tuple[str, list[tuple[str, str]]]:
@@ -134,8 +136,9 @@ class Conversation:
             self.active.token_info.extend(token_info)
         return self.active
 
-    def branch(self, source: Turn, index: int, choice: int, params: SamplingParams,
-               seed: int | None = None) -> tuple[Turn, GenerationRequest]:
+    def branch(
+        self, source: Turn, index: int, choice: int, params: SamplingParams, seed: int | None = None
+    ) -> tuple[Turn, GenerationRequest]:
         """A new last turn that rewrites `source`'s reply from character `index` on, with token id
         `choice` forced there. Its prompt is the source's prompt plus the reply before `index`, so
         the model sees what it saw at that step (an empty prompt started from the corpus
@@ -147,8 +150,10 @@ class Conversation:
         if number is None or not 0 <= index < len(source.reply):
             raise ValueError("That reply is no longer in the conversation.")
         if not same_model(source.model, self.model):
-            raise ValueError(f"This reply was written by {source.model.short}, not by the model loaded now "
-                             f"({self.model.short}); token ids differ between models, so it cannot be branched.")
+            raise ValueError(
+                f"This reply was written by {source.model.short}, not by the model loaded now "
+                f"({self.model.short}); token ids differ between models, so it cannot be branched."
+            )
         context = self.context_before(number) if source.context_mode == "continue" else ""
         prompt = (source.prompt if context + source.prompt else "\n") + source.reply[:index]
         turn, request = self.begin(prompt, params, "fresh", seed)

@@ -80,7 +80,7 @@ class TypedText(Message):
         self.submit = submit
 
     @staticmethod
-    def from_key(event: events.Key) -> "TypedText | None":
+    def from_key(event: events.Key) -> TypedText | None:
         """The message for a key event, or None if the key is not text (arrows, ?, …)."""
         if event.key == "enter":
             return TypedText("", submit=True)

@@ -11,11 +11,11 @@ the next save tries again. No torch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
-
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..session import Session, SessionError, utc_now
@@ -27,6 +27,7 @@ from .widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from .app import BabyGPTApp
+
 
 @dataclass(frozen=True)
 class StartOptions:
@@ -41,10 +42,16 @@ class StartOptions:
     flags: dict[str, Any] = field(default_factory=dict)  # sampling flags given (field or "seed" -> value)
 
     @classmethod
-    def from_settings(cls, settings: Settings, session: Session | None = None, config_path: str | None = None,
-                      flags: dict[str, Any] | None = None) -> StartOptions:
-        return cls(settings.seed, settings.context_keep, settings.theme, settings.autosave, session, config_path,
-                   flags or {})
+    def from_settings(
+        cls,
+        settings: Settings,
+        session: Session | None = None,
+        config_path: str | None = None,
+        flags: dict[str, Any] | None = None,
+    ) -> StartOptions:
+        return cls(
+            settings.seed, settings.context_keep, settings.theme, settings.autosave, session, config_path, flags or {}
+        )
 
 
 class SessionController(SessionSaving):
@@ -68,8 +75,11 @@ class SessionController(SessionSaving):
             if theme in app.available_themes:
                 app.theme = theme
             else:
-                app.notify(f"Unknown theme {theme!r} (config.toml); using {app.theme}. "
-                           "Ctrl+P → Theme lists the themes.", severity="warning", markup=False)
+                app.notify(
+                    f"Unknown theme {theme!r} (config.toml); using {app.theme}. Ctrl+P → Theme lists the themes.",
+                    severity="warning",
+                    markup=False,
+                )
         if self.options.seed is not None:
             self.panel.set_seed("fixed", self.options.seed)
         app.title = self.session.name
@@ -114,8 +124,11 @@ class SessionController(SessionSaving):
         if self.options.autosave:
             self.save()
         elif self._snapshot().turns and self._state() != self._saved:
-            self.app.notify(f"Session {self.session.name!r} was not saved (autosave is off; Ctrl+S saves).",
-                            severity="warning", markup=False)
+            self.app.notify(
+                f"Session {self.session.name!r} was not saved (autosave is off; Ctrl+S saves).",
+                severity="warning",
+                markup=False,
+            )
 
     # ----- switching sessions ----------------------------------------------------------------
     async def _show(self, session: Session, on_disk: bool, restore: bool) -> None:
@@ -234,4 +247,3 @@ class SessionController(SessionSaving):
         if method in ("replay_last", "pick_replay"):
             return bool(self.app.chat.turns) and not self.app.chat.generating
         return True
-

@@ -67,8 +67,17 @@ class SessionSaving:
     def _state(self) -> tuple:
         s = self.session
         last = s.turns[-1] if s.turns else None
-        return (s.name, len(s.turns), id(last), last.finished_at if last else "", s.params, s.seed_mode,
-                s.fixed_seed, s.context_mode, s.model)
+        return (
+            s.name,
+            len(s.turns),
+            id(last),
+            last.finished_at if last else "",
+            s.params,
+            s.seed_mode,
+            s.fixed_seed,
+            s.context_mode,
+            s.model,
+        )
 
     def finished_copy(self, snapshot: Session | None = None) -> Session:
         """The session without a reply still being generated (it is saved when it ends);

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 from ..api import SamplingParams, TokenEvent
 
@@ -71,9 +72,16 @@ def token_entry(event: TokenEvent, previous: SamplingParams | None, forced: bool
         alternatives += (a.text, ids.setdefault(a.id, a.id), _rounded(a.prob), cut if w is None else _rounded(w))
     if warped:
         texts = {a.id: a.text for a in event.top_warped}
-        alternatives += [x for i, p in warped.items() if p > 0 for x in (texts[i], ids.setdefault(i, i), None, _rounded(p))]
-    entry: list[Any] = [_significant(math.exp(event.logprob)), _significant(event.warped_prob), rank, token,
-                        alternatives]
+        alternatives += [
+            x for i, p in warped.items() if p > 0 for x in (texts[i], ids.setdefault(i, i), None, _rounded(p))
+        ]
+    entry: list[Any] = [
+        _significant(math.exp(event.logprob)),
+        _significant(event.warped_prob),
+        rank,
+        token,
+        alternatives,
+    ]
     extras: dict[str, Any] = {}
     if previous is None or (event.params is not previous and event.params != previous):
         extras["params"] = asdict(event.params)
@@ -172,8 +180,17 @@ def _step(info: list, reply: str, index: int) -> TokenStep:
             params = _params(extras["params"])
             break
     extras = _extras(entry)
-    return TokenStep(index, text, entry[0], entry[1], entry[2], choices(entry, text), params,
-                     bool(extras.get("forced")), extras.get("branch"))
+    return TokenStep(
+        index,
+        text,
+        entry[0],
+        entry[1],
+        entry[2],
+        choices(entry, text),
+        params,
+        bool(extras.get("forced")),
+        extras.get("branch"),
+    )
 
 
 def branch_note(info: list) -> str:
@@ -181,8 +198,10 @@ def branch_note(info: list) -> str:
     branch = _extras(info[0]).get("branch") if info else None
     if not isinstance(branch, dict):
         return ""
-    return (f"↳ branched from turn {branch.get('turn', '?')} at character {branch.get('at', '?')} "
-            f"(the model wrote {shown(str(branch.get('was', '')))})")
+    return (
+        f"↳ branched from turn {branch.get('turn', '?')} at character {branch.get('at', '?')} "
+        f"(the model wrote {shown(str(branch.get('was', '')))})"
+    )
 
 
 def forced_prefix(info: list) -> tuple[int, ...]:

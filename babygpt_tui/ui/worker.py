@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ..api import Backend, GenerationRequest, SamplingParams, TokenEvent
 from ..errors import UserError
@@ -135,6 +135,7 @@ def run_generation(
 # reply. Each thread that calls into torch gets its own OpenMP team, and two teams on a 2-core
 # machine spin against each other: decode measured 20-30 % slower in a fresh thread per reply.
 ENGINE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
 
 def load_backend(loader: Callable[[], Backend], path: str, post: Post) -> None:
     """Call the (torch-importing) loader in this thread; report success or failure."""

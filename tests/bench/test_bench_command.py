@@ -8,11 +8,23 @@ import pytest
 from babygpt_tui.cli import main
 
 TINY_REFERENCE = "vocab_size=40,block_size=16,n_embd=32,n_layer=2,n_head=2"
-ROW_KEYS = {"engine_float32", "engine_bfloat16", "engine_forward_only", "engine_top_alternatives",
-            "engine_tui_settings", "engine_long", "original", "hf", "floor_float32", "floor_bfloat16"}
+ROW_KEYS = {
+    "engine_float32",
+    "engine_bfloat16",
+    "engine_forward_only",
+    "engine_top_alternatives",
+    "engine_tui_settings",
+    "engine_long",
+    "original",
+    "hf",
+    "floor_float32",
+    "floor_bfloat16",
+}
 
 
-def test_bench_quick_json_to_stdout_runs_end_to_end(capsys, monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path) -> None:
+def test_bench_quick_json_to_stdout_runs_end_to_end(
+    capsys, monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path
+) -> None:
     monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", TINY_REFERENCE)
     code = main(["bench", "--quick", "--json", "-", "--model", str(tiny_checkpoint), "--threads", "1"])
     out, err = capsys.readouterr()
@@ -36,7 +48,9 @@ def test_bench_quick_json_to_stdout_runs_end_to_end(capsys, monkeypatch: pytest.
         assert len(res["targets"]) == 6 and "fp32_vs_hf" in res["ratios"]
 
 
-def test_bench_skips_a_missing_bundled_model_with_a_note(capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bench_skips_a_missing_bundled_model_with_a_note(
+    capsys, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from babygpt_tui.commands import bench
 
     monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", "off")

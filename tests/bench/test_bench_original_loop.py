@@ -8,12 +8,11 @@ import torch
 from babygpt_tui.api import GenerationRequest, SamplingParams
 from babygpt_tui.bench.original_loop import OriginalBabyGPT, OriginalLoop
 from babygpt_tui.engine.generate import Generator
-from tests.conftest import make_tiny_model
 
 GREEDY = SamplingParams(temperature=0.0)
 
 
-def _pair(tiny_tokenizer, block_size: int = 16):
+def _pair(make_tiny_model, tiny_tokenizer, block_size: int = 16):
     model = make_tiny_model(tiny_tokenizer.vocab_size, block_size=block_size)
     original = OriginalBabyGPT.from_state_dict(model.config, model.state_dict())
     return model, original
@@ -24,13 +23,13 @@ def _engine_ids(model, tokenizer, prompt: str, n: int, **kw) -> list[int]:
     return [ev.id for ev in gen.stream(GenerationRequest(prompt, replace(GREEDY, max_new_tokens=n), **kw))]
 
 
-def test_original_model_loads_our_state_dict_with_the_same_keys(tiny_tokenizer) -> None:
-    model, original = _pair(tiny_tokenizer)
+def test_original_model_loads_our_state_dict_with_the_same_keys(make_tiny_model, tiny_tokenizer) -> None:
+    model, original = _pair(make_tiny_model, tiny_tokenizer)
     assert set(original.state_dict()) == set(model.state_dict())
 
 
-def test_original_full_forward_and_cached_steps_match_engine_logits(tiny_tokenizer) -> None:
-    model, original = _pair(tiny_tokenizer)
+def test_original_full_forward_and_cached_steps_match_engine_logits(make_tiny_model, tiny_tokenizer) -> None:
+    model, original = _pair(make_tiny_model, tiny_tokenizer)
     idx = torch.randint(0, tiny_tokenizer.vocab_size, (1, 16), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         ours, _ = model(idx)
@@ -43,8 +42,8 @@ def test_original_full_forward_and_cached_steps_match_engine_logits(tiny_tokeniz
     assert torch.allclose(torch.cat([first] + steps, dim=1), ours, atol=1e-4)
 
 
-def test_original_loop_matches_engine_greedy_within_block_size(tiny_tokenizer) -> None:
-    model, original = _pair(tiny_tokenizer)
+def test_original_loop_matches_engine_greedy_within_block_size(make_tiny_model, tiny_tokenizer) -> None:
+    model, original = _pair(make_tiny_model, tiny_tokenizer)
     prompt = "明月几时有"
     n = model.config.block_size - len(prompt)
     theirs, stamps = OriginalLoop(original).generate(tiny_tokenizer.encode(prompt).ids, n)
@@ -52,8 +51,10 @@ def test_original_loop_matches_engine_greedy_within_block_size(tiny_tokenizer) -
     assert len(stamps) == n and stamps == sorted(stamps)
 
 
-def test_original_loop_past_block_size_matches_engine_with_context_keep_block_minus_one(tiny_tokenizer) -> None:
-    model, original = _pair(tiny_tokenizer)
+def test_original_loop_past_block_size_matches_engine_with_context_keep_block_minus_one(
+    make_tiny_model, tiny_tokenizer
+) -> None:
+    model, original = _pair(make_tiny_model, tiny_tokenizer)
     block = model.config.block_size
     prompt, n = "明月", 3 * block + 5
     theirs, _ = OriginalLoop(original).generate(tiny_tokenizer.encode(prompt).ids, n)

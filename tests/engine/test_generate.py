@@ -169,7 +169,6 @@ def test_half_precision_on_cpu_prefills_with_a_float32_twin(tiny_model, tiny_tok
     import copy
 
     from babygpt_tui.engine.generate import Generator
-    from babygpt_tui.engine.kvcache import KVCache
 
     reference = copy.deepcopy(tiny_model).eval()
     gen = Generator(tiny_model, tiny_tokenizer, device="cpu", dtype="bfloat16")

@@ -8,7 +8,6 @@ from torch.nn import functional as F
 
 from babygpt_tui.engine.kvcache import KVCache
 from babygpt_tui.engine.model import BabyGPT, ModelConfig
-from tests.conftest import make_tiny_model
 
 
 def reference_logits(model: BabyGPT, idx: torch.Tensor) -> torch.Tensor:
@@ -30,7 +29,7 @@ def reference_logits(model: BabyGPT, idx: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("fused", [False, True])
-def test_fused_attention_matches_per_head_reference(fused: bool) -> None:
+def test_fused_attention_matches_per_head_reference(fused: bool, make_tiny_model) -> None:
     model = make_tiny_model(50, block_size=16, n_embd=32, n_head=4, n_layer=3)
     if fused:
         model.fuse()
@@ -41,7 +40,7 @@ def test_fused_attention_matches_per_head_reference(fused: bool) -> None:
     assert torch.allclose(ours, ref, atol=1e-4), (ours - ref).abs().max()
 
 
-def test_cached_decode_matches_full_forward() -> None:
+def test_cached_decode_matches_full_forward(make_tiny_model) -> None:
     model = make_tiny_model(40, block_size=12).fuse()
     ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(2))
     cache = KVCache.for_model(model)
@@ -54,7 +53,7 @@ def test_cached_decode_matches_full_forward() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_the_flat_decode_step_matches_the_full_forward(dtype: torch.dtype) -> None:
+def test_the_flat_decode_step_matches_the_full_forward(dtype: torch.dtype, make_tiny_model) -> None:
     model = make_tiny_model(40, block_size=12, n_embd=32, n_head=4, n_layer=2)
     ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
@@ -68,13 +67,13 @@ def test_the_flat_decode_step_matches_the_full_forward(dtype: torch.dtype) -> No
     assert torch.allclose(got, full[0, 4:], atol=tol), (got - full[0, 4:]).abs().max()
 
 
-def test_positions_past_block_size_are_refused_not_indexed() -> None:
+def test_positions_past_block_size_are_refused_not_indexed(make_tiny_model) -> None:
     model = make_tiny_model(10, block_size=8)
     with pytest.raises(ValueError, match="exceed block_size 8"):
         model(torch.zeros(1, 9, dtype=torch.long))
 
 
-def test_state_dict_keys_are_the_upstream_names() -> None:
+def test_state_dict_keys_are_the_upstream_names(make_tiny_model) -> None:
     keys = set(make_tiny_model(10, n_layer=1, n_head=2).state_dict())
     assert {
         "token_embedding_table.weight",

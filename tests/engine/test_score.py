@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 from torch.nn import functional as F
 
 from babygpt_tui.engine.score import score_ids, windows
-from tests.conftest import make_tiny_model
 
 
 @given(st.integers(2, 300), st.integers(1, 40), st.data())
@@ -19,7 +18,7 @@ def test_windows_score_every_target_exactly_once(n: int, block: int, data) -> No
     assert counted == list(range(1, n))
 
 
-def test_score_with_full_stride_equals_per_window_cross_entropy() -> None:
+def test_score_with_full_stride_equals_per_window_cross_entropy(make_tiny_model) -> None:
     model = make_tiny_model(30, block_size=8)
     ids = torch.randint(0, 30, (33,), generator=torch.Generator().manual_seed(0)).tolist()
     got = score_ids(model, ids, stride=8)
@@ -34,7 +33,7 @@ def test_score_with_full_stride_equals_per_window_cross_entropy() -> None:
     assert math.isclose(got.ppl, math.exp(total / n), rel_tol=1e-5)
 
 
-def test_smaller_stride_gives_more_context_and_counts_the_same_targets() -> None:
+def test_smaller_stride_gives_more_context_and_counts_the_same_targets(make_tiny_model) -> None:
     model = make_tiny_model(30, block_size=8)
     ids = torch.randint(0, 30, (50,), generator=torch.Generator().manual_seed(1)).tolist()
     assert score_ids(model, ids, stride=2).scored == score_ids(model, ids, stride=8).scored == 49

@@ -7,10 +7,23 @@ import pytest
 
 from babygpt_tui.engine.checkpoint import load_checkpoint
 from babygpt_tui.engine.errors import DataError
-from babygpt_tui.engine.train import Trainer, TrainConfig, resume_path
+from babygpt_tui.engine.train import TrainConfig, Trainer, resume_path
 
-DIMS = dict(preset="tiny", block_size=16, n_embd=32, n_layer=1, n_head=2, batch_size=8, dropout=0.0,
-            lr=3e-3, warmup_iters=5, eval_interval=10, eval_iters=2, val_fraction=0.25, device="cpu")
+DIMS = dict(
+    preset="tiny",
+    block_size=16,
+    n_embd=32,
+    n_layer=1,
+    n_head=2,
+    batch_size=8,
+    dropout=0.0,
+    lr=3e-3,
+    warmup_iters=5,
+    eval_interval=10,
+    eval_iters=2,
+    val_fraction=0.25,
+    device="cpu",
+)
 
 
 @pytest.fixture

@@ -9,18 +9,15 @@ from hypothesis import strategies as st
 
 from babygpt_tui.engine.checkpoint import load_checkpoint, save_checkpoint
 from babygpt_tui.engine.errors import CheckpointError
-from babygpt_tui.engine.tokenizer import CharTokenizer
-from tests.conftest import TINY_CORPUS, make_tiny_model
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-TOKENIZER = CharTokenizer.from_text(TINY_CORPUS)
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, bytes]:
+def files(tmp_path_factory, make_tiny_model, tiny_tokenizer) -> dict[str, bytes]:
     d = tmp_path_factory.mktemp("ckpt")
-    model = make_tiny_model(TOKENIZER.vocab_size, n_layer=1, n_embd=16, n_head=2)
-    native = save_checkpoint(d / "m.safetensors", model, TOKENIZER)
+    model = make_tiny_model(tiny_tokenizer.vocab_size, n_layer=1, n_embd=16, n_head=2)
+    native = save_checkpoint(d / "m.safetensors", model, tiny_tokenizer)
     torch.save(model.state_dict(), d / "m.pth")
     return {"native": native.read_bytes(), "upstream": (d / "m.pth").read_bytes()}
 
@@ -34,9 +31,9 @@ def load_or_error(path: Path, corpus: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
+def corpus(tmp_path_factory, tiny_corpus) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "ci.txt"
-    path.write_text(TINY_CORPUS, encoding="utf-8")
+    path.write_text(tiny_corpus, encoding="utf-8")
     return path
 
 
@@ -50,7 +47,10 @@ def test_truncated_files(files, corpus, tmp_path_factory, kind: str, cut: float)
 
 
 @FUZZ
-@given(kind=st.sampled_from(["native", "upstream"]), flips=st.lists(st.tuples(st.floats(0, 0.9999), st.integers(0, 7)), min_size=1, max_size=8))
+@given(
+    kind=st.sampled_from(["native", "upstream"]),
+    flips=st.lists(st.tuples(st.floats(0, 0.9999), st.integers(0, 7)), min_size=1, max_size=8),
+)
 def test_bit_flipped_files(files, corpus, tmp_path_factory, kind: str, flips) -> None:
     data = bytearray(files[kind])
     for where, bit in flips:
@@ -71,8 +71,8 @@ def test_random_files(corpus, tmp_path_factory, blob: bytes, suffix: str) -> Non
 
 @FUZZ
 @given(drop=st.sets(st.integers(0, 40), min_size=1, max_size=5))
-def test_missing_keys(corpus, tmp_path_factory, drop) -> None:
-    sd = make_tiny_model(TOKENIZER.vocab_size, n_layer=1, n_embd=16, n_head=2).state_dict()
+def test_missing_keys(corpus, tmp_path_factory, make_tiny_model, tiny_tokenizer, drop) -> None:
+    sd = make_tiny_model(tiny_tokenizer.vocab_size, n_layer=1, n_embd=16, n_head=2).state_dict()
     keys = sorted(sd)
     for i in drop:
         sd.pop(keys[i % len(keys)], None)
@@ -84,8 +84,10 @@ def test_missing_keys(corpus, tmp_path_factory, drop) -> None:
 
 @FUZZ
 @given(key=st.integers(0, 40), shape=st.lists(st.integers(0, 7), max_size=3))
-def test_wrong_shaped_tensors(corpus, tmp_path_factory, key: int, shape: list[int]) -> None:
-    sd = make_tiny_model(TOKENIZER.vocab_size, n_layer=1, n_embd=16, n_head=2).state_dict()
+def test_wrong_shaped_tensors(
+    corpus, tmp_path_factory, make_tiny_model, tiny_tokenizer, key: int, shape: list[int]
+) -> None:
+    sd = make_tiny_model(tiny_tokenizer.vocab_size, n_layer=1, n_embd=16, n_head=2).state_dict()
     name = sorted(sd)[key % len(sd)]
     if list(sd[name].shape) == shape:
         return

@@ -17,9 +17,13 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 def start(*args: str) -> subprocess.Popen:
     # A background job of a non-interactive shell starts with SIGINT ignored, and Python keeps
     # it ignored: give the child the default disposition, as a terminal would.
-    return subprocess.Popen([sys.executable, "-m", "babygpt_tui.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=ENV,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "babygpt_tui.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def wait_for_output(proc: subprocess.Popen, stream, min_bytes: int, timeout: float = 60) -> bytes:
@@ -49,9 +53,33 @@ def test_ctrl_c_during_train_saves_resumable_state(tmp_path: Path, tiny_corpus: 
     corpus = tmp_path / "ci.txt"
     corpus.write_text(tiny_corpus * 3, encoding="utf-8")
     out = tmp_path / "m.safetensors"
-    args = ["train", "--data", str(corpus), "--out", str(out), "--preset", "tiny", "--block-size", "16",
-            "--n-embd", "16", "--n-layer", "1", "--n-head", "2", "--batch-size", "4", "--max-iters", "1000000",
-            "--eval-interval", "100000", "--val-fraction", "0.25", "--device", "cpu"]
+    args = [
+        "train",
+        "--data",
+        str(corpus),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--block-size",
+        "16",
+        "--n-embd",
+        "16",
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-iters",
+        "1000000",
+        "--eval-interval",
+        "100000",
+        "--val-fraction",
+        "0.25",
+        "--device",
+        "cpu",
+    ]
     proc = start(*args)
     started = wait_for_output(proc, proc.stderr, 10)
     assert b"training" in started

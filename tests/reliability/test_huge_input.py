@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from textual import events
-from ui_helpers import finished, ready, send, wait_until
 
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.session import ModelRef, Session, Turn
 from babygpt_tui.session_store import SessionStore
 from babygpt_tui.ui.conversation import CONTEXT_CHARS_PER_BLOCK
 from babygpt_tui.ui.widgets.prompt import MAX_PASTE, PromptInput
+from tests.plugins.pilot import finished, ready, send, wait_until
 
 MEGABYTE = 1_048_576
 
@@ -29,7 +29,7 @@ async def test_a_one_megabyte_paste_is_cropped_and_the_user_is_told(make_app, ba
         await finished(pilot)
         turn = app.chat.turns[-1]
         block = backend.info.block_size
-        assert turn.prompt == big[-block * CONTEXT_CHARS_PER_BLOCK:]
+        assert turn.prompt == big[-block * CONTEXT_CHARS_PER_BLOCK :]
         assert turn.stop_reason == "length" and turn.reply
         # the engine was given the cropped prompt, and read its end
         assert backend.requests[-1].prompt == turn.prompt
@@ -39,8 +39,20 @@ async def test_a_one_megabyte_paste_is_cropped_and_the_user_is_told(make_app, ba
 
 def _big_session(backend, turns: int):
     model = ModelRef(backend.info.name, backend.info.sha256)
-    session = Session("ten thousand", [Turn(prompt=f"prompt {i}", reply=f"reply number {i}\n第二行", stop_reason="length",
-                                            seed=i, model=model, tokens=12) for i in range(turns)])
+    session = Session(
+        "ten thousand",
+        [
+            Turn(
+                prompt=f"prompt {i}",
+                reply=f"reply number {i}\n第二行",
+                stop_reason="length",
+                seed=i,
+                model=model,
+                tokens=12,
+            )
+            for i in range(turns)
+        ],
+    )
     SessionStore().save(session)
     return SessionStore().load("ten thousand")
 
@@ -76,4 +88,3 @@ async def test_a_ten_thousand_turn_session_loads_and_scrolls(make_app, backend) 
         await finished(pilot, 10_001)
         app.sessions.flush()  # the autosave runs in its writer thread
         assert len(SessionStore().load(session.name).turns) == 10_001
-

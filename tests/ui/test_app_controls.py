@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from textual import events
 from textual.widgets import Static
-from ui_helpers import Recorder, finished, ready, send, wait_until
 
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.ui.screens.help import HelpScreen
 from babygpt_tui.ui.widgets.prompt import PromptInput
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
+from tests.plugins.pilot import Recorder, finished, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -189,8 +189,18 @@ async def test_every_action_is_in_the_command_palette(make_app) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         titles = {c.title for c in app.get_system_commands(app.screen)}
-        for title in ("Stop", "Regenerate", "Copy last reply", "Reset sampling knobs", "Toggle context mode",
-                      "Toggle fixed seed", "Toggle sidebar", "Help", "Theme", "Quit"):
+        for title in (
+            "Stop",
+            "Regenerate",
+            "Copy last reply",
+            "Reset sampling knobs",
+            "Toggle context mode",
+            "Toggle fixed seed",
+            "Toggle sidebar",
+            "Help",
+            "Theme",
+            "Quit",
+        ):
             assert title in titles
         await pilot.press("ctrl+b")
         assert not app.query_one("#sidebar").display

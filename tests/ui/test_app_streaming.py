@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 from textual.widgets import Static
-from ui_helpers import Recorder, finished, press_now, ready, send, wait_until
 
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.engine.errors import CheckpointError
@@ -15,6 +14,7 @@ from babygpt_tui.ui.screens.error import ErrorScreen
 from babygpt_tui.ui.widgets.prompt import PromptInput
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
+from tests.plugins.pilot import Recorder, finished, press_now, ready, send, wait_until
 
 SIZE = (100, 30)
 

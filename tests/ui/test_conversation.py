@@ -6,13 +6,31 @@ from babygpt_tui.api import GenStats, ModelInfo, SamplingParams
 from babygpt_tui.session import ModelRef
 from babygpt_tui.ui.conversation import Conversation, describe_model, unknown_chars_message
 
-INFO = ModelInfo(name="m.safetensors", path="/m.safetensors", n_params=1_234_567, vocab_size=50, block_size=8,
-                 n_layer=1, n_head=1, n_embd=8, device="cpu", dtype="float32", sha256="ab" * 32)
+INFO = ModelInfo(
+    name="m.safetensors",
+    path="/m.safetensors",
+    n_params=1_234_567,
+    vocab_size=50,
+    block_size=8,
+    n_layer=1,
+    n_head=1,
+    n_embd=8,
+    device="cpu",
+    dtype="float32",
+    sha256="ab" * 32,
+)
 
 
 def stats(**kw) -> GenStats:
-    base = dict(tokens=4, prompt_tokens=2, prefill_ms=2.5, decode_s=0.01, decode_tokens_per_s=300.0,
-                stop_reason="length", seed=5)
+    base = dict(
+        tokens=4,
+        prompt_tokens=2,
+        prefill_ms=2.5,
+        decode_s=0.01,
+        decode_tokens_per_s=300.0,
+        stop_reason="length",
+        seed=5,
+    )
     base.update(kw)
     return GenStats(**base)
 

@@ -4,7 +4,6 @@ seed: what a person sees and what reaches the engine."""
 from __future__ import annotations
 
 from textual.widgets import Checkbox, Input, OptionList, Static
-from ui_helpers import finished, press_now, ready, send, wait_until
 
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.session import Session, dumps_session, loads_session
@@ -12,6 +11,7 @@ from babygpt_tui.ui.token_info import bucket, step_at
 from babygpt_tui.ui.widgets.heatmap import HEAT_CLASSES, ReplyChunk
 from babygpt_tui.ui.widgets.inspector import Inspector, precise
 from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
+from tests.plugins.pilot import finished, press_now, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -109,7 +109,9 @@ async def test_heatmap_colours_follow_the_theme_and_stay_readable(make_app) -> N
             for style in styles:
                 assert contrast(style.foreground, style.background) >= 4.5, (theme, style)
             backgrounds = {style.background.rich_color.triplet for style in styles}
-            await wait_until(pilot, lambda: drawn_backgrounds(chunk) <= backgrounds)  # redrawn on screen
+            await wait_until(
+                pilot, lambda backgrounds=backgrounds: drawn_backgrounds(chunk) <= backgrounds
+            )  # redrawn on screen
 
 
 async def test_arrow_keys_inspect_a_character_and_escape_leaves(make_app) -> None:
@@ -154,7 +156,9 @@ async def test_clicking_a_character_inspects_that_character(make_app) -> None:
         inspector = app.query_one(Inspector)
         for x, expected in ((1, 0), (8, 3), (10, 4)):  # padding 1, then two cells per character
             await pilot.click(chunk, offset=(x, 0))
-            await wait_until(pilot, lambda: inspector.step is not None and inspector.step.index == expected)
+            await wait_until(
+                pilot, lambda expected=expected: inspector.step is not None and inspector.step.index == expected
+            )
             assert inspector.step.text == turn.reply[expected]
         assert app.query_one(Transcript).has_focus
 
@@ -185,7 +189,7 @@ async def test_enter_on_an_alternative_branches_a_new_turn_with_that_token_force
         assert first[5]["branch"] == {"turn": 1, "at": 5, "was": source.reply[4]}
         # Same context as the original at that step, so the same distribution:
         assert first[4][1::4] == source.token_info[4][4][1::4]
-        assert all(abs(a - b) < 2e-4 for a, b in zip(first[4][2::4], source.token_info[4][4][2::4]))
+        assert all(abs(a - b) < 2e-4 for a, b in zip(first[4][2::4], source.token_info[4][4][2::4], strict=True))
         note = app.query(".turn-note").last(Static)
         await wait_until(pilot, lambda: "branched from turn 1 at character 5" in str(note.render()))
         assert transcript.cursor is None and not inspector.display  # the branch ended inspect mode

@@ -3,14 +3,13 @@ failed save, Ctrl+N, replaying a turn, and settings from config.toml reaching th
 
 from __future__ import annotations
 
-from ui_helpers import Recorder, finished, press_now, ready, send, wait_until
-
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.session import ModelRef, Session, SessionError, Turn
 from babygpt_tui.session_store import SessionStore
 from babygpt_tui.ui.session_controller import StartOptions
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import TurnView
+from tests.plugins.pilot import Recorder, finished, press_now, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -72,7 +71,7 @@ async def test_a_save_failure_is_a_notification_and_the_app_keeps_working(make_a
         await send(pilot, "明")
         await finished(pilot)
         await wait_until(pilot, lambda: "disk is full" in notes.text())
-        assert ("error" in [sev for text, sev in notes.messages if "disk is full" in text])
+        assert "error" in [sev for text, sev in notes.messages if "disk is full" in text]
         await send(pilot, "月")
         await finished(pilot, turns=2)
         assert [t.prompt for t in app.chat.turns] == ["明", "月"]  # nothing lost in memory
@@ -304,8 +303,15 @@ async def test_replay_follows_knobs_moved_mid_reply_and_forces_a_branch_token_ag
     # A stored branch (its first token forced) replays with that token forced again.
     forced = app.chat.turns[0].token_info[0][3]
     assert backend.requests[-1].forced_prefix == ()
-    branch = Turn("明", app.chat.turns[0].reply, "length", SamplingParams(max_new_tokens=5), seed=1,
-                  model=app.chat.model, token_info=[app.chat.turns[0].token_info[0][:5] + [{"forced": True}]])
+    branch = Turn(
+        "明",
+        app.chat.turns[0].reply,
+        "length",
+        SamplingParams(max_new_tokens=5),
+        seed=1,
+        model=app.chat.model,
+        token_info=[app.chat.turns[0].token_info[0][:5] + [{"forced": True}]],
+    )
     SessionStore().save(Session("b", [branch]))
     app2 = make_app(start=StartOptions(session=saved("b")))
     async with app2.run_test(size=SIZE) as pilot:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
-from ui_helpers import Recorder, ready, wait_until
 
 from babygpt_tui import paths
 from babygpt_tui.api import SamplingParams
@@ -16,6 +15,7 @@ from babygpt_tui.ui.screens.dialogs import ChoiceDialog, InputDialog
 from babygpt_tui.ui.screens.sessions import SessionsScreen
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import TurnView
+from tests.plugins.pilot import Recorder, ready, wait_until
 
 SIZE = (110, 32)
 
@@ -31,12 +31,23 @@ def make_sessions() -> SessionStore:
     poems = Session(
         "poems",
         turns=[
-            Turn("明月", "几时有", "length", SamplingParams(temperature=0.5), seed=11, model=ModelRef("tiny"),
-                 tokens=3, decode_tokens_per_s=321.0),
+            Turn(
+                "明月",
+                "几时有",
+                "length",
+                SamplingParams(temperature=0.5),
+                seed=11,
+                model=ModelRef("tiny"),
+                tokens=3,
+                decode_tokens_per_s=321.0,
+            ),
             Turn("春", "风", "stopped", SamplingParams(temperature=0.5), seed=12, model=ModelRef("tiny"), tokens=1),
         ],
         params=SamplingParams(temperature=1.25, top_k=9, max_new_tokens=77),
-        seed_mode="fixed", fixed_seed=31337, context_mode="continue", model=ModelRef("tiny"),
+        seed_mode="fixed",
+        fixed_seed=31337,
+        context_mode="continue",
+        model=ModelRef("tiny"),
     )
     store.save(poems)
     store.save(Session("drafts", turns=[Turn("夜", "雨", "length", seed=1)]))
@@ -164,7 +175,7 @@ async def test_export_writes_markdown_and_json_and_names_the_file(make_app) -> N
             await dialog_open(pilot)
             await pilot.press(key)
             path = paths.data_dir() / "exports" / f"poems.{suffix}"
-            await wait_until(pilot, lambda: str(path) in notes.text())
+            await wait_until(pilot, lambda path=path: str(path) in notes.text())
             assert path.exists()
         text = (paths.data_dir() / "exports" / "poems.md").read_text(encoding="utf-8")
         assert "# poems" in text and "几时有" in text and "| 0.5 |" in text

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from textual.app import App, ComposeResult
-from ui_helpers import APP_CSS
 
 from babygpt_tui.ui.widgets.slider import Slider, decimals_of, snap
+from tests.plugins.pilot import APP_CSS
 
 
 @pytest.mark.parametrize("step,decimals", [(0.05, 2), (0.01, 2), (1, 0), (0.1, 1), (0.25, 2), (64, 0)])

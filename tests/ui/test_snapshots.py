@@ -8,10 +8,10 @@ change with `pytest tests/ui/test_snapshots.py --snapshot-update` and look at th
 from __future__ import annotations
 
 from textual.widgets import Input
-from ui_helpers import finished, ready, send
 
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.ui.widgets.prompt import PromptInput
+from tests.plugins.pilot import finished, ready, send
 
 
 async def settle(pilot) -> None:

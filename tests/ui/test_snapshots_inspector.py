@@ -6,12 +6,12 @@ the pictures are identical on every run; update after an intended change with
 from __future__ import annotations
 
 from textual.widgets import Checkbox, Input
-from ui_helpers import finished, ready, send, wait_until
 
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.ui.widgets.inspector import Inspector
 from babygpt_tui.ui.widgets.prompt import PromptInput
 from babygpt_tui.ui.widgets.transcript import Transcript
+from tests.plugins.pilot import finished, ready, send, wait_until
 
 
 async def reply_with_heatmap(pilot) -> None:

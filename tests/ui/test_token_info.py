@@ -13,16 +13,34 @@ from babygpt_tui.api import Alternative, GenerationRequest, SamplingParams, Toke
 from babygpt_tui.session import ModelRef, Session, Turn, dumps_session, loads_session
 from babygpt_tui.ui.conversation import Conversation
 from babygpt_tui.ui.token_info import (
-    HEAT_EDGES, branch_note, bucket, forced_prefix, prob_at, step_at, token_entry, with_extras,
+    HEAT_EDGES,
+    branch_note,
+    bucket,
+    forced_prefix,
+    prob_at,
+    step_at,
+    token_entry,
+    with_extras,
 )
 from babygpt_tui.ui.widgets.heatmap import move, reply_content
 from babygpt_tui.ui.worker import Batcher
 
 
 def event(step: int, token: int, params: SamplingParams, raw=(), warped=(), logprob=-1.0, wp=0.5) -> TokenEvent:
-    return TokenEvent(id=token, text=chr(0x4E00 + token), logprob=logprob, position=step, step=step,
-                      cache_len=step + 1, shifted=False, time=1.0 + step * 0.001, params=params,
-                      top_raw=tuple(raw), top_warped=tuple(warped), warped_prob=wp)
+    return TokenEvent(
+        id=token,
+        text=chr(0x4E00 + token),
+        logprob=logprob,
+        position=step,
+        step=step,
+        cache_len=step + 1,
+        shifted=False,
+        time=1.0 + step * 0.001,
+        params=params,
+        top_raw=tuple(raw),
+        top_warped=tuple(warped),
+        warped_prob=wp,
+    )
 
 
 def alt(token: int, p: float) -> Alternative:
@@ -30,8 +48,9 @@ def alt(token: int, p: float) -> Alternative:
 
 
 def generated(gen, params: SamplingParams, prompt: str = "明月", seed: int = 3, n: int = 12, **request):
-    run = gen.stream(GenerationRequest(prompt, replace(params, max_new_tokens=n), seed=seed, top_alternatives=10,
-                                       **request))
+    run = gen.stream(
+        GenerationRequest(prompt, replace(params, max_new_tokens=n), seed=seed, top_alternatives=10, **request)
+    )
     return list(run)
 
 
@@ -42,7 +61,7 @@ def test_entries_hold_raw_and_warped_probabilities_rank_id_and_settings_only_whe
     messages = [m for e in events if (m := batcher.add(e))] + [batcher.flush()]
     info = [entry for m in messages if m for entry in m.token_info]
     assert len(info) == len(events) == 12
-    for e, entry in zip(events, info):
+    for e, entry in zip(events, info, strict=True):
         prob, warped, rank, token, flat = entry[:5]
         assert prob == pytest.approx(math.exp(e.logprob), rel=1e-3)
         assert warped == pytest.approx(e.warped_prob, rel=1e-3)
@@ -82,7 +101,10 @@ def test_the_inspector_step_lists_alternatives_with_their_warped_probability_and
     step = step_at([entry], "丁", 0)
     assert step is not None and step.rank == 2 and step.prob == pytest.approx(0.3)
     assert [(c.id, c.raw, c.warped, c.chosen, c.cut) for c in step.choices] == [
-        (1, 0.5, 0.62, False, False), (2, 0.3, 0.38, True, False), (3, 0.1, 0.0, False, True)]
+        (1, 0.5, 0.62, False, False),
+        (2, 0.3, 0.38, True, False),
+        (3, 0.1, 0.0, False, True),
+    ]
     assert step.params == SamplingParams(min_p=0.25)
 
 
@@ -100,7 +122,10 @@ def test_a_token_lifted_into_the_warped_top_by_the_penalty_is_listed_after_the_r
     warped = [alt(3, 0.7), alt(2, 0.3)]  # token 1 penalised below the warped top; 3 lifted into it
     step = step_at([token_entry(event(0, 3, SamplingParams(), raw, warped), None)], "万", 0)
     assert [(c.id, c.raw, c.warped, c.chosen) for c in step.choices] == [
-        (1, 0.6, None, False), (2, 0.3, 0.3, False), (3, None, 0.7, True)]
+        (1, 0.6, None, False),
+        (2, 0.3, 0.3, False),
+        (3, None, 0.7, True),
+    ]
 
 
 def test_damaged_token_info_reads_as_no_data() -> None:
@@ -119,7 +144,12 @@ def test_reply_content_colours_runs_and_gives_a_coloured_newline_a_cell() -> Non
     styles = ["s0", "s1", "s2", "s3", "s4", "s5"]
     content = reply_content("一丁\n七万", 0, info, styles)  # type: ignore[arg-type]
     assert content.plain == "一丁 \n七万"
-    assert [(s.start, s.end, s.style) for s in content.spans] == [(0, 2, "s0"), (2, 4, "s5"), (4, 5, "s3"), (5, 6, "s5")]
+    assert [(s.start, s.end, s.style) for s in content.spans] == [
+        (0, 2, "s0"),
+        (2, 4, "s5"),
+        (4, 5, "s3"),
+        (5, 6, "s5"),
+    ]
     cursor = reply_content("一丁\n七万", 0, info, None, cursor=2, cursor_style="c")  # type: ignore[arg-type]
     assert cursor.plain == "一丁↵\n七万" and [(s.start, s.end) for s in cursor.spans] == [(2, 4)]
     assert reply_content("七万", 3, info, None).spans == []  # no heat, cursor elsewhere: plain
@@ -128,11 +158,20 @@ def test_reply_content_colours_runs_and_gives_a_coloured_newline_a_cell() -> Non
 @pytest.mark.parametrize(
     ("at", "key", "expected"),
     [
-        ((0, 2), "left", (0, 1)), ((2, 0), "left", (0, 6)), ((0, 0), "left", (0, 0)),
-        ((0, 2), "right", (0, 3)), ((0, 6), "right", (2, 0)), ((2, 1), "right", (2, 1)),
-        ((0, 5), "up", (0, 1)), ((0, 1), "down", (0, 5)), ((0, 5), "down", (2, 1)),
-        ((2, 0), "up", (0, 4)), ((2, 1), "pageup", (0, 0)), ((0, 3), "pagedown", (2, 0)),
-        ((0, 3), "end", (0, 6)), ((0, 3), "home", (0, 0)),
+        ((0, 2), "left", (0, 1)),
+        ((2, 0), "left", (0, 6)),
+        ((0, 0), "left", (0, 0)),
+        ((0, 2), "right", (0, 3)),
+        ((0, 6), "right", (2, 0)),
+        ((2, 1), "right", (2, 1)),
+        ((0, 5), "up", (0, 1)),
+        ((0, 1), "down", (0, 5)),
+        ((0, 5), "down", (2, 1)),
+        ((2, 0), "up", (0, 4)),
+        ((2, 1), "pageup", (0, 0)),
+        ((0, 3), "pagedown", (2, 0)),
+        ((0, 3), "end", (0, 6)),
+        ((0, 3), "home", (0, 0)),
     ],
 )
 def test_the_cursor_moves_by_character_line_and_reply(at, key, expected) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from textual.widgets import Static
-from ui_helpers import finished, ready, send, wait_until
 
 from babygpt_tui import cli, paths
 from babygpt_tui.commands import tui
@@ -16,6 +15,7 @@ from babygpt_tui.ui.app import BabyGPTApp
 from babygpt_tui.ui.screens.error import ErrorScreen, StartupErrorApp
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import TurnView
+from tests.plugins.pilot import finished, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -83,8 +83,13 @@ async def test_session_flag_opens_an_existing_session(backend) -> None:
 async def test_sampling_flags_beat_the_settings_stored_in_the_session(backend) -> None:
     from babygpt_tui.api import SamplingParams
 
-    stored = Session("poems", turns=[Turn("明", "月", "length")], params=SamplingParams(temperature=1.5, top_k=4),
-                     seed_mode="fixed", fixed_seed=8)
+    stored = Session(
+        "poems",
+        turns=[Turn("明", "月", "length")],
+        params=SamplingParams(temperature=1.5, top_k=4),
+        seed_mode="fixed",
+        fixed_seed=8,
+    )
     SessionStore().save(stored)
     app, _ = tui.build_app(parse("--session", "poems", "--temperature", "0", "--seed", "77"))
     async with with_backend(app, backend).run_test(size=SIZE) as pilot:

@@ -12,8 +12,15 @@ from babygpt_tui.ui.worker import Batcher, load_backend, run_generation
 
 def event(step: int, t: float, text: str = "字", cache_len: int = 0, shifted: bool = False) -> TokenEvent:
     return TokenEvent(
-        id=1, text=text, logprob=-1.0, position=step, step=step, cache_len=cache_len or step + 1,
-        shifted=shifted, time=t, params=SamplingParams(),
+        id=1,
+        text=text,
+        logprob=-1.0,
+        position=step,
+        step=step,
+        cache_len=cache_len or step + 1,
+        shifted=shifted,
+        time=t,
+        params=SamplingParams(),
     )
 
 
@@ -95,8 +102,9 @@ class FakeBackend:
         return self.run
 
 
-STATS = GenStats(tokens=3, prompt_tokens=1, prefill_ms=1.0, decode_s=0.002, decode_tokens_per_s=1000.0,
-                 stop_reason="length", seed=0)
+STATS = GenStats(
+    tokens=3, prompt_tokens=1, prefill_ms=1.0, decode_s=0.002, decode_tokens_per_s=1000.0, stop_reason="length", seed=0
+)
 
 
 def collect(run) -> list:

@@ -103,8 +103,11 @@ def turn_label(number: int, turn: Turn) -> Text:
     facts = f"seed {turn.seed} · temp {p.temperature:.2f} · top-k {p.top_k} · top-p {p.top_p:.2f} · "
     facts += f"{turn.stop_reason or 'generating'}" + (" · continued" if turn.context_mode == "continue" else "")
     return Text.assemble(
-        (f"{number:>3}  ", "bold"), clip(turn.prompt, 20) or ("(empty prompt)", "italic"), " → ",
-        clip(turn.reply, 44) or ("(no text)", "italic"), ("\n     " + facts, "dim"),
+        (f"{number:>3}  ", "bold"),
+        clip(turn.prompt, 20) or ("(empty prompt)", "italic"),
+        " → ",
+        clip(turn.reply, 44) or ("(no text)", "italic"),
+        ("\n     " + facts, "dim"),
     )
 
 
@@ -119,8 +122,9 @@ class TurnPicker(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box", id="turn-picker"):
-            yield Static(Text("Replay which turn? Same prompt, settings and seed ⇒ the same text."),
-                         classes="dialog-title")
+            yield Static(
+                Text("Replay which turn? Same prompt, settings and seed ⇒ the same text."), classes="dialog-title"
+            )
             yield OptionList(*[Option(turn_label(i + 1, t), id=str(i)) for i, t in enumerate(self.turns)])
             yield Static(Text("↑ ↓ choose · Enter replays · Esc cancels"), classes="dialog-hint")
 

@@ -54,8 +54,7 @@ PALETTE = [  # (title, help, app action): every action is also in the command pa
     ("Save as defaults", "Theme and sampling knobs → config.toml", "session('save_defaults')"),
     ("Toggle heat-map", "Colour replies by each character's probability (Ctrl+T)", "toggle('heatmap')"),
     ("Inspect tokens", "Cursor on the last reply: probabilities and alternatives (F4)", "inspect"),
-    ("Branch here…", "Pick an alternative for the inspected character; a new turn goes on from it",
-     "inspect(True)"),
+    ("Branch here…", "Pick an alternative for the inspected character; a new turn goes on from it", "inspect(True)"),
     ("Help", "Keys and knobs (F1)", "help"),
 ]
 

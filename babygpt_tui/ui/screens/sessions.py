@@ -81,8 +81,9 @@ class SessionsScreen(ModalScreen[None]):
         for info in self.shown:
             mark = "●" if self.controller.is_open(info) else ""
             if info.readable:
-                table.add_row(mark, clip(info.name, 40), info.model or "—", str(info.turns), last_used(info),
-                              key=str(info.path))
+                table.add_row(
+                    mark, clip(info.name, 40), info.model or "—", str(info.turns), last_used(info), key=str(info.path)
+                )
             else:
                 reason = info.error.removeprefix(f"{info.path}: ")
                 unreadable = Text(clip(f"unreadable: {reason}", 60), style="red")
@@ -140,8 +141,9 @@ class SessionsScreen(ModalScreen[None]):
         if (info := self.selected()) is None:
             return
         if not info.readable:
-            self.notify(info.error, title="Cannot open this file (it can only be deleted)", severity="error",
-                        markup=False)
+            self.notify(
+                info.error, title="Cannot open this file (it can only be deleted)", severity="error", markup=False
+            )
             return
         self.dismiss(None)
         self.controller.open(info)

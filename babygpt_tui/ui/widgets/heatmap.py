@@ -15,7 +15,8 @@ added before the line break (a space, or ↵ under the cursor). It sits at colum
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.cells import get_character_cell_size
 from textual.content import Content, Span
@@ -76,7 +77,7 @@ class ReplyChunk(Static):
 
     COMPONENT_CLASSES = set(HEAT_CLASSES) | {CURSOR_CLASS}
 
-    def __init__(self, view: "TurnView", start: int = 0, end: int | None = None, classes: str = "turn-reply") -> None:
+    def __init__(self, view: TurnView, start: int = 0, end: int | None = None, classes: str = "turn-reply") -> None:
         super().__init__(classes=classes)
         self.view, self.start, self.end = view, start, end
         self._built: tuple[tuple, Content] | None = None
@@ -122,8 +123,11 @@ class ReplyChunk(Static):
         target = (text.count("\n", 0, i), i - (text.rfind("\n", 0, i) + 1))  # (line, column)
         row = 0
         for y in range(self.content_size.height):
-            starts = [s.style.meta["offset"] for s in self.render_line(y) if s.style is not None and s.style._meta
-                      and s.style.meta.get("offset", (0, None))[1] is not None]
+            starts = [
+                s.style.meta["offset"]
+                for s in self.render_line(y)
+                if s.style is not None and s.style._meta and s.style.meta.get("offset", (0, None))[1] is not None
+            ]
             if starts:
                 if (starts[0][1], starts[0][0]) > target:
                     break

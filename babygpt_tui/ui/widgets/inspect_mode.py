@@ -28,7 +28,7 @@ class InspectMode:
     cursor: tuple[Turn, int] | None
     hidden: list[Turn]  # older turns not shown (not mounted) yet
 
-    def _views(self) -> list["TurnView"]:
+    def _views(self) -> list[TurnView]:
         return list(self.query("TurnView"))  # type: ignore[attr-defined]
 
     def cursor_key(self, event: events.Key) -> bool:
@@ -50,10 +50,10 @@ class InspectMode:
 
     def on_click(self, event: events.Click) -> None:
         widget, _ = self.screen.get_widget_at(event.screen_x, event.screen_y)
-        if isinstance(widget, ReplyChunk) and (offset := event.get_content_offset(widget)) is not None:
-            if (index := widget.char_at(offset.x, offset.y)) is not None:
-                self.focus()  # type: ignore[attr-defined]
-                self.inspect(widget.view.turn, index)
+        offset = event.get_content_offset(widget) if isinstance(widget, ReplyChunk) else None
+        if offset is not None and (index := widget.char_at(offset.x, offset.y)) is not None:
+            self.focus()  # type: ignore[attr-defined]
+            self.inspect(widget.view.turn, index)
 
     def inspect(self, turn: Turn | None, index: int = 0, pick: bool = False) -> None:
         """Put the cursor on reply character `index` of `turn`; None leaves inspect mode."""
@@ -100,4 +100,3 @@ class InspectMode:
             row = chunk.row_of(self.cursor[1])
             y = chunk.content_region.y - self.content_region.y + self.scroll_offset.y + row
             self.scroll_to_region(Region(0, y, 1, 1), spacing=Spacing(1, 0, 1, 0), animate=False, immediate=True)
-

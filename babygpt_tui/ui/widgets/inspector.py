@@ -60,10 +60,12 @@ def settings_lines(params: SamplingParams | None) -> str:
         return f"{name} {'off' if value == off else text}"
 
     temp = "greedy" if params.temperature < 1e-4 else f"{params.temperature:.2f}"
-    return (f"temp {temp} · {knob('top-k', params.top_k, 0, str(params.top_k))}\n"
-            f"{knob('top-p', params.top_p, 1.0, f'{params.top_p:.2f}')} · "
-            f"{knob('min-p', params.min_p, 0.0, f'{params.min_p:.2f}')}\n"
-            f"{knob('repeat', params.repetition_penalty, 1.0, f'{params.repetition_penalty:.2f}')}")
+    return (
+        f"temp {temp} · {knob('top-k', params.top_k, 0, str(params.top_k))}\n"
+        f"{knob('top-p', params.top_p, 1.0, f'{params.top_p:.2f}')} · "
+        f"{knob('min-p', params.min_p, 0.0, f'{params.min_p:.2f}')}\n"
+        f"{knob('repeat', params.repetition_penalty, 1.0, f'{params.repetition_penalty:.2f}')}"
+    )
 
 
 def choice_row(choice: Choice) -> Content:
@@ -156,20 +158,23 @@ class Inspector(Vertical):
     def _head(self, char: str) -> str:
         step = self.step
         if step is None:
-            return (f"'{shown(char)}' · no probabilities stored for this reply (written before "
-                    "the heat-map existed, or by another program)")
+            return (
+                f"'{shown(char)}' · no probabilities stored for this reply (written before "
+                "the heat-map existed, or by another program)"
+            )
         rank = f"rank {step.rank}" if step.rank else "not in the top 10"
         forced = " · forced" if step.forced else ""
-        return (f"'{shown(step.text)}'  {rank}{forced}\n"
-                f"p {precise(step.prob)} · warped {precise(step.warped)}\n"
-                f"{settings_lines(step.params)}\n"
-                f"tok raw p{'':8}warped p")
+        return (
+            f"'{shown(step.text)}'  {rank}{forced}\n"
+            f"p {precise(step.prob)} · warped {precise(step.warped)}\n"
+            f"{settings_lines(step.params)}\n"
+            f"tok raw p{'':8}warped p"
+        )
 
     def pick(self) -> None:
         """Move the focus to the alternatives (Enter in inspect mode)."""
         if self.step is None:
-            self.notify("No alternatives were stored for this reply, so it cannot be branched.",
-                        severity="warning")
+            self.notify("No alternatives were stored for this reply, so it cannot be branched.", severity="warning")
             return
         self.alternatives.focus()
 

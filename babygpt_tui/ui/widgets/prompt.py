@@ -21,13 +21,13 @@ class PromptInput(TextArea):
     class Submitted(Message):
         """Enter was pressed; the app decides whether to accept (and clear) the text."""
 
-        def __init__(self, prompt: "PromptInput", text: str) -> None:
+        def __init__(self, prompt: PromptInput, text: str) -> None:
             super().__init__()
             self.prompt = prompt
             self.text = text
 
         @property
-        def control(self) -> "PromptInput":
+        def control(self) -> PromptInput:
             return self.prompt
 
     def __init__(self, id: str | None = None) -> None:
@@ -68,8 +68,12 @@ class PromptInput(TextArea):
             return  # TextArea's own handler inserts it
         event.stop()
         event.prevent_default()
-        self.notify(f"Pasted {len(event.text):,} characters; kept the last {MAX_PASTE:,} "
-                    "(the model reads only the end of a prompt).", title="Long paste cropped", severity="warning")
+        self.notify(
+            f"Pasted {len(event.text):,} characters; kept the last {MAX_PASTE:,} "
+            "(the model reads only the end of a prompt).",
+            title="Long paste cropped",
+            severity="warning",
+        )
         await super()._on_paste(events.Paste(event.text[-MAX_PASTE:]))
 
     def recall(self, direction: int) -> None:

@@ -6,8 +6,8 @@ swaps it into the `ParamsHolder` the running generation reads before every token
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from textual import events
 from textual.app import ComposeResult
@@ -157,7 +157,7 @@ class SamplingPanel(VerticalScroll):
 
     @property
     def seed_mode(self) -> str:
-        """"fixed" or "random" (as a session stores it)."""
+        """ "fixed" or "random" (as a session stores it)."""
         return "fixed" if self.query_one("#seed-fixed", Checkbox).value else "random"
 
     @property

@@ -11,8 +11,8 @@ focused slider is posted as `TypedText` (the app forwards it to the prompt).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 from rich.text import Text
 from textual import events
@@ -58,13 +58,13 @@ class Slider(ForwardsTyping, Widget, can_focus=True):
     class Changed(Message):
         """The value changed (by key, mouse or code)."""
 
-        def __init__(self, slider: "Slider", value: float) -> None:
+        def __init__(self, slider: Slider, value: float) -> None:
             super().__init__()
             self.slider = slider
             self.value = value
 
         @property
-        def control(self) -> "Slider":
+        def control(self) -> Slider:
             return self.slider
 
     def __init__(

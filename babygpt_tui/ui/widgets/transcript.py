@@ -28,9 +28,11 @@ from .inspect_mode import InspectMode
 FREEZE_AFTER = 200  # characters of streamed tail before its complete lines are frozen
 LAYOUT_EVERY = 0.1  # seconds between layout passes while a reply streams
 SPARE_ROWS = 3  # empty rows the streaming tail grows into before it needs another layout pass
-HINT = ("Type a prompt below and press Enter. An empty prompt starts a new poem.\n"
-        "Ctrl+J inserts a new line · Esc stops · F1 lists every key.\n"
-        "Ctrl+T colours replies by probability · click a character to inspect it.")
+HINT = (
+    "Type a prompt below and press Enter. An empty prompt starts a new poem.\n"
+    "Ctrl+J inserts a new line · Esc stops · F1 lists every key.\n"
+    "Ctrl+T colours replies by probability · click a character to inspect it."
+)
 PAGE = 50  # turns shown when a session opens; scrolling to the top shows 50 more (10,000 would take minutes)
 STOP_LABELS = {"length": "length", "stopped": "■ stopped", "error": "✗ error"}
 
@@ -289,8 +291,9 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
         first = self.query(TurnView).first()
         height = self.virtual_size.height
         await self._mount_views(batch, before=first)
-        self.call_after_refresh(lambda: self.scroll_to(y=self.scroll_y + self.virtual_size.height - height,
-                                                       animate=False, immediate=True))
+        self.call_after_refresh(
+            lambda: self.scroll_to(y=self.scroll_y + self.virtual_size.height - height, animate=False, immediate=True)
+        )
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)

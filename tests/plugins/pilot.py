@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import babygpt_tui.ui
 from babygpt_tui.api import GenerationRequest, SamplingParams
@@ -25,7 +25,7 @@ class Options:
 
 
 class WrappedRun:
-    def __init__(self, backend: "WrappedBackend", run) -> None:
+    def __init__(self, backend: WrappedBackend, run) -> None:
         self.backend, self.run = backend, run
         self.stats = None
 
@@ -125,8 +125,6 @@ class Recorder:
 
     def text(self) -> str:
         return "\n".join(m for m, _ in self.messages)
-
-
 
 
 async def press_now(pilot, *keys: str) -> None:
