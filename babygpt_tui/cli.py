@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from .commands.bench import BENCHMARKS
 from .errors import UserError
 
 # A user mistake exits with this code and a one-line message; never a traceback.
@@ -115,10 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
 
-    p = sub.add_parser("bench", help="measure decode/prefill speed against baselines")
+    p = sub.add_parser("bench", help="measure speed: the engine against baselines (default), the TUI, the floor")
+    p.add_argument("what", nargs="?", choices=BENCHMARKS, default="engine", help="which benchmark (default: engine)")
     _add_model_args(p)
     p.add_argument("--json", metavar="PATH", nargs="?", const="-", help="also write JSON (to PATH or stdout)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a rough number in a minute)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; fewer with --quick)")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="size of the random-weight model: 'upstream' (default), 'off', or "
+        "vocab_size=..,block_size=..,n_embd=..,n_layer=..,n_head=..",
+    )
+    p.add_argument("--markdown", metavar="PATH", help="engine: also write the tables as Markdown (for the README)")
+    p.add_argument("--tokens", type=int, default=None, help="tui: tokens per reply (default 500; 200 with --quick)")
 
     p = sub.add_parser("paths", help="print where config and sessions live")
 

@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -68,7 +69,7 @@ class Plan:
             long_n=LONG_TOKENS,
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "decode_prompt": len(self.prompt_ids),
             "decode": self.decode_n,

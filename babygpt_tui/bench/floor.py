@@ -57,3 +57,11 @@ class Floor:
                 self.step()
             sync(self.device)
             return steps / (time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from ..cli import main
+
+    sys.exit(main(["bench", "floor", *sys.argv[1:]]))

@@ -39,7 +39,7 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
         k, q, v = self.key(x), self.query(x), self.value(x)
-        if self.cache_k is not None:
+        if self.cache_k is not None and self.cache_v is not None:
             k = torch.cat([self.cache_k, k], dim=1)
             v = torch.cat([self.cache_v, v], dim=1)
         self.cache_k, self.cache_v = k, v
@@ -102,8 +102,8 @@ class OriginalBabyGPT(nn.Module):
         return model.eval()
 
     def reset_cache(self) -> None:
-        for block in self.blocks:
-            for head in block.sa.heads:
+        for head in self.modules():
+            if isinstance(head, Head):
                 head.cache_k = head.cache_v = None
         self.cached = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,20 +34,20 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-def goal_text(t: dict) -> str:
+def goal_text(t: dict[str, Any]) -> str:
     if t["kind"] == "auto":
         return "the faster of fp32/bf16"
     sign = ">=" if t["kind"] == "min" else "<"
     return f"{sign} {fmt(t['goal'], t['unit'])}"
 
 
-def value_text(t: dict) -> str:
+def value_text(t: dict[str, Any]) -> str:
     if t["kind"] == "auto":
         return f"bf16/fp32 {fmt(t['value'], 'x')}"
     return fmt(t["value"], "+%" if t["kind"] == "max" else t["unit"])
 
 
-def header_lines(doc: dict) -> list[str]:
+def header_lines(doc: dict[str, Any]) -> list[str]:
     m, s = doc["machine"], doc["settings"]
     lines = [
         f"{m['cpu']} · {m['cores']} cores · {m['threads']} torch threads · device {s['device']} · "
@@ -67,7 +68,7 @@ def _yes_no(v: bool | None) -> str:
     return "unknown" if v is None else ("yes" if v else "no (emulated)")
 
 
-def _model_title(res: dict) -> str:
+def _model_title(res: dict[str, Any]) -> str:
     c = res["config"]
     return (
         f"{res['name']} — {res['source']}: {c['n_layer']} layers × {c['n_embd']} wide × {c['n_head']} heads, "
@@ -75,7 +76,7 @@ def _model_title(res: dict) -> str:
     )
 
 
-def _row_cells(res: dict, r: dict) -> list[str]:
+def _row_cells(res: dict[str, Any], r: dict[str, Any]) -> list[str]:
     rows = {x["key"]: x for x in res["rows"]}
     dec = r["decode_tok_s"]
     hf = (rows.get("hf") or {}).get("decode_tok_s")
@@ -90,7 +91,7 @@ def _row_cells(res: dict, r: dict) -> list[str]:
 COLUMNS = ["measurement", "dtype", "decode tok/s", "prefill tok/s", "vs HF fp32", "of floor", "note"]
 
 
-def render(doc: dict, console: Console) -> None:
+def render(doc: dict[str, Any], console: Console) -> None:
     for line in header_lines(doc):
         console.print(line, highlight=False, markup=False)
     for res in doc["models"]:
@@ -121,7 +122,7 @@ def render(doc: dict, console: Console) -> None:
         console.print("also: " + " · ".join(info), highlight=False)
 
 
-def to_markdown(doc: dict) -> str:
+def to_markdown(doc: dict[str, Any]) -> str:
     """The same tables as Markdown, for the README."""
     out = [f"_{line}_  " for line in header_lines(doc)]
     for res in doc["models"]:
@@ -141,7 +142,7 @@ def to_markdown(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_json(doc: dict, dest: str) -> None:
+def write_json(doc: dict[str, Any], dest: str) -> None:
     """`-` writes to stdout (nothing else goes there then); otherwise to the file at `dest`."""
     text = json.dumps(doc, ensure_ascii=False, indent=2)
     if dest == "-":

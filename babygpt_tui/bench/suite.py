@@ -11,6 +11,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -18,6 +19,7 @@ from .. import __version__
 from ..engine.checkpoint import load_checkpoint
 from ..engine.device import dtype_name, resolve_dtype
 from ..engine.model import BabyGPT, ModelConfig
+from ..engine.reference import REFERENCE
 from ..engine.tokenizer import CharTokenizer
 from .cases import (
     TOP_ALTERNATIVES,
@@ -35,8 +37,6 @@ from .targets import evaluate
 from .timing import Case, measure, skipped_case
 
 SCHEMA_VERSION = 1
-# The upstream BabyGPT size (its Song-ci vocabulary of 6,148 characters).
-REFERENCE = ModelConfig(vocab_size=6148, block_size=256, n_embd=384, n_layer=6, n_head=6)
 REPS, QUICK_REPS = 5, 3
 ENGINE_DTYPES = ("float32", "bfloat16")
 
@@ -119,16 +119,16 @@ def build_cases(subject: Subject, plan: Plan, device: torch.device, extra_dtype:
         ]
     cases.append(original_case(model, plan, device))
     cases.append(hf_case(model, plan, device))
-    for dtype in (torch.float32, torch.bfloat16):
+    for floor_dtype in (torch.float32, torch.bfloat16):
         try:
-            cases.append(floor_case(model, plan, device, dtype))
+            cases.append(floor_case(model, plan, device, floor_dtype))
         except RuntimeError as e:
-            name = dtype_name(dtype)
+            name = dtype_name(floor_dtype)
             cases.append(skipped_case(f"floor_{name}", "floor: weight matmuls only", name, f"skipped: {e}"))
     return cases
 
 
-def row(case: Case) -> dict:
+def row(case: Case) -> dict[str, Any]:
     return {
         "key": case.key,
         "label": case.label,
@@ -142,7 +142,7 @@ def row(case: Case) -> dict:
     }
 
 
-def bench_subject(subject: Subject, options: Options, progress: Callable[[str], None]) -> dict:
+def bench_subject(subject: Subject, options: Options, progress: Callable[[str], None]) -> dict[str, Any]:
     plan = Plan.for_model(subject.model, subject.tokenizer)
     cfg = subject.model.config
     progress(
@@ -166,7 +166,7 @@ def bench_subject(subject: Subject, options: Options, progress: Callable[[str], 
     }
 
 
-def machine() -> dict:
+def machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -191,8 +191,8 @@ def machine() -> dict:
     }
 
 
-def run_bench(options: Options, progress: Callable[[str], None] = lambda _: None) -> dict:
-    doc: dict = {
+def run_bench(options: Options, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": f"babygpt-tui {__version__} bench",
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -216,3 +216,11 @@ def run_bench(options: Options, progress: Callable[[str], None] = lambda _: None
         subject = file_subject(options.model_path, options.model_label, options.vocab_from)
         doc["models"].append(bench_subject(subject, options, progress))
     return doc
+
+
+if __name__ == "__main__":
+    import sys
+
+    from ..cli import main
+
+    sys.exit(main(["bench", "engine", *sys.argv[1:]]))

@@ -6,6 +6,8 @@ on a shared machine, the ratios much less. Each is a ratio of medians.
 
 from __future__ import annotations
 
+from typing import Any
+
 # (name, numerator row, denominator row, goal, "min" = value must be >= goal / "max" = < goal, unit)
 TARGETS = [
     ("fp32 decode vs HF generate fp32", "engine_float32", "hf", 1.2, "min", "x"),
@@ -18,7 +20,7 @@ TARGETS = [
 AUTO_TOLERANCE = 0.05
 
 
-def _rate(rows: dict[str, dict], key: str) -> float | None:
+def _rate(rows: dict[str, dict[str, Any]], key: str) -> float | None:
     r = rows.get(key)
     v = r.get("decode_tok_s") if r else None
     return v if v else None
@@ -34,9 +36,14 @@ def _overhead(fast: float | None, slow: float | None) -> float | None:
     return ratio - 1.0 if ratio is not None else None
 
 
-def ratios_of(rows: dict[str, dict]) -> dict[str, float | None]:
-    r = lambda key: _rate(rows, key)  # noqa: E731
-    pre = lambda key: (rows.get(key) or {}).get("prefill_tok_s")  # noqa: E731
+def ratios_of(rows: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    def r(key: str) -> float | None:
+        return _rate(rows, key)
+
+    def pre(key: str) -> float | None:
+        value: float | None = (rows.get(key) or {}).get("prefill_tok_s")
+        return value
+
     return {
         "fp32_vs_hf": _div(r("engine_float32"), r("hf")),
         "bf16_vs_hf_fp32": _div(r("engine_bfloat16"), r("hf")),
@@ -60,7 +67,7 @@ def _status(value: float | None, goal: float, kind: str) -> str:
     return "PASS" if ok else "MISS"
 
 
-def evaluate(rows: dict[str, dict], auto_dtype: str) -> tuple[dict[str, float | None], list[dict]]:
+def evaluate(rows: dict[str, dict[str, Any]], auto_dtype: str) -> tuple[dict[str, float | None], list[dict[str, Any]]]:
     ratios = ratios_of(rows)
     targets = []
     for name, num, den, goal, kind, unit in TARGETS:
@@ -82,7 +89,7 @@ def evaluate(rows: dict[str, dict], auto_dtype: str) -> tuple[dict[str, float | 
     return ratios, targets
 
 
-def _auto_target(rows: dict[str, dict], auto_dtype: str) -> dict:
+def _auto_target(rows: dict[str, dict[str, Any]], auto_dtype: str) -> dict[str, Any]:
     """`--dtype auto` must pick bfloat16 only where it decodes faster here (within tolerance)."""
     f32, bf16 = _rate(rows, "engine_float32"), _rate(rows, "engine_bfloat16")
     status = "n/a"

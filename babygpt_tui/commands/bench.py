@@ -1,28 +1,38 @@
-"""`babygpt-tui bench`: decode/prefill speed of the engine against the original loop, HF and the floor.
+"""`babygpt-tui bench [engine|tui|floor]`: the one home of the benchmarks (`babygpt_tui/bench/`).
 
-The measuring code is the package's `babygpt_tui.bench` (so this works from any install); the
-repository's benchmarks/ scripts run the same code. Hidden knob for tests and quick looks:
-BABYGPT_TUI_BENCH_REFERENCE sets the random-weight model's size ("off" skips it), e.g.
-"vocab_size=64,block_size=32,n_embd=32,n_layer=2,n_head=2".
+- engine (default): decode/prefill speed of the engine against the original loop, HF and the floor;
+- tui: the TUI's decode rate against the bare engine, slider latency and cold start;
+- floor: the memory-bandwidth floor of the reference model alone.
+
+Each is also `python -m babygpt_tui.bench.<suite|tui|floor>`. Knob for tests and quick looks:
+BABYGPT_TUI_BENCH_REFERENCE (or --reference) sets the random-weight model's size ("off" skips it),
+e.g. "vocab_size=64,block_size=32,n_embd=32,n_layer=2,n_head=2".
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from .common import bundled_model_path
 
+if TYPE_CHECKING:
+    from ..bench.suite import Options
+    from ..engine.model import ModelConfig
+
 REFERENCE_ENV = "BABYGPT_TUI_BENCH_REFERENCE"
 PIPE_WIDTH = 150
+BENCHMARKS = ("engine", "tui", "floor")  # `babygpt-tui bench WHAT`
 
 
-def parse_reference(spec: str | None):
+def parse_reference(spec: str | None) -> ModelConfig | None:
     """None/"" => the upstream size; "off" => no reference model; "k=v,..." => those dimensions."""
-    from ..bench.suite import REFERENCE
     from ..engine.model import ModelConfig
+    from ..engine.reference import REFERENCE
 
     spec = (spec or "").strip()
     if not spec or spec == "upstream":
@@ -39,25 +49,34 @@ def parse_reference(spec: str | None):
         ) from None
 
 
-def options_from_args(args: argparse.Namespace):
+def _set_threads(args: argparse.Namespace) -> None:
     import torch
-
-    from ..bench.suite import ENGINE_DTYPES, QUICK_REPS, REPS, Options
-    from ..engine.device import dtype_name, resolve_device, resolve_dtype
 
     threads = getattr(args, "threads", None)
     if threads is not None:
         if threads < 1:
             raise UserError(f"--threads = {threads} must be at least 1")
         torch.set_num_threads(threads)
+
+
+def _reps(args: argparse.Namespace, default: int, quick: int) -> int:
+    reps: int = getattr(args, "reps", None) or (quick if args.quick else default)
+    if reps < 1:
+        raise UserError(f"--reps = {reps} must be at least 1")
+    return reps
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    from ..bench.suite import ENGINE_DTYPES, QUICK_REPS, REPS, Options
+    from ..engine.device import dtype_name, resolve_device, resolve_dtype
+
+    _set_threads(args)
     device = resolve_device(getattr(args, "device", None) or "auto")
     extra = None
     if getattr(args, "dtype", None):
         extra = dtype_name(resolve_dtype(args.dtype, device))
         extra = None if extra in ENGINE_DTYPES else extra
-    reps = getattr(args, "reps", None) or (QUICK_REPS if args.quick else REPS)
-    if reps < 1:
-        raise UserError(f"--reps = {reps} must be at least 1")
+    reps = _reps(args, REPS, QUICK_REPS)
     model = getattr(args, "model", None)
     reference = getattr(args, "reference", None) or os.environ.get(REFERENCE_ENV)
     return Options(
@@ -74,6 +93,15 @@ def options_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    what = getattr(args, "what", None) or "engine"
+    if what == "tui":
+        return run_tui(args)
+    if what == "floor":
+        return run_floor(args)
+    return run_engine(args)
+
+
+def run_engine(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..bench.report import render, to_markdown, write_json
@@ -96,4 +124,55 @@ def run(args: argparse.Namespace) -> int:
     if markdown:
         Path(markdown).write_text(to_markdown(doc), encoding="utf-8")
         err.print(f"wrote {markdown}", highlight=False)
+    return 0
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    from ..bench.report import write_json
+    from ..bench.tui import TuiOptions, render_tui_bench, run_tui_bench
+
+    _set_threads(args)
+    model = getattr(args, "model", None) or (str(bundled_model_path()) if bundled_model_path().exists() else None)
+    reference = parse_reference(getattr(args, "reference", None) or os.environ.get(REFERENCE_ENV))
+    if reference is None:
+        raise UserError("bench tui decodes with the reference model: --reference off leaves nothing to measure")
+    options = TuiOptions(
+        reference=reference,
+        reps=_reps(args, 5, 2),
+        tokens=getattr(args, "tokens", None) or (200 if args.quick else 500),
+        presses=10 if args.quick else 30,
+        dtype=getattr(args, "dtype", None) or "float32",
+        cold_model=model,
+        threads=getattr(args, "threads", None) or 0,
+    )
+    doc = run_tui_bench(options, progress=lambda msg: print(f"… {msg}", file=sys.stderr))
+    print(render_tui_bench(doc))
+    if json_dest := getattr(args, "json", None):
+        write_json(doc, json_dest)
+    return 0
+
+
+def run_floor(args: argparse.Namespace) -> int:
+    import statistics
+
+    import torch
+
+    from ..bench.floor import Floor
+
+    _set_threads(args)
+    reference = parse_reference(getattr(args, "reference", None) or os.environ.get(REFERENCE_ENV))
+    if reference is None:
+        raise UserError("bench floor measures the reference model: --reference off leaves nothing to measure")
+    steps, reps = (50 if args.quick else 200), _reps(args, 5, 3)
+    print(
+        f"floor of {reference.n_layer}x{reference.n_embd}, vocab {reference.vocab_size}: "
+        f"{torch.get_num_threads()} torch threads, median of {reps}"
+    )
+    for dtype in (torch.float32, torch.bfloat16):
+        floor = Floor(reference, dtype)
+        floor.steps_per_s(16)  # warm-up
+        rate = statistics.median(floor.steps_per_s(steps) for _ in range(reps))
+        mb = floor.bytes_per_step / 1e6
+        name = str(dtype).removeprefix("torch.")
+        print(f"  {name:9} {rate:8,.0f} tok/s · {mb:.1f} MB per token · {rate * mb / 1e3:.1f} GB/s of weights")
     return 0

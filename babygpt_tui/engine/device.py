@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import DeviceError
+from .reference import REFERENCE
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
@@ -33,7 +34,7 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 # (n_embd, n_layer, vocab_size) of the upstream BabyGPT, when no model is given
-REFERENCE_SHAPE = (384, 6, 6148)
+REFERENCE_SHAPE = (REFERENCE.n_embd, REFERENCE.n_layer, REFERENCE.vocab_size)
 
 
 def decode_weight_shapes(n_embd: int, n_layer: int, vocab_size: int) -> tuple[tuple[int, int], ...]:
