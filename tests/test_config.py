@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomlkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +28,6 @@ from babygpt_tui.config import (
     settings_values,
 )
 from babygpt_tui.config_example import EXAMPLE_CONFIG
-from babygpt_tui.config_write import dumps_toml
 
 REPO = Path(__file__).resolve().parents[1]
 FLAGS = (
@@ -284,8 +284,8 @@ documents = st.dictionaries(key_names, values, max_size=6).flatmap(
 @given(documents)
 def test_fuzz_documents_give_settings_or_config_error(document: dict) -> None:
     try:
-        text = dumps_toml(document)
-    except TypeError:  # e.g. a dict in a list: not something our writer needs to express
+        text = tomlkit.dumps(document)
+    except (TypeError, ValueError):  # e.g. a value TOML cannot express
         return
     assert tomllib.loads(text) == document or _has_nan(document)
     try:
