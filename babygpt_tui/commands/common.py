@@ -6,8 +6,12 @@ import argparse
 import random
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from ..engine.generate import Generator
 
 BUNDLED_MODEL = "models/songci-small.safetensors"
 
@@ -24,7 +28,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def load_generator(
     args: argparse.Namespace, settings: Settings | None = None, dtype: str | None = None, leave_a_core: bool = False
-):
+) -> Generator:
     """Load the model the settings name, on their device/dtype/threads (`dtype` overrides).
 
     `leave_a_core` (the TUI): unless threads are set, torch gets one thread fewer than the cores,
@@ -33,7 +37,7 @@ def load_generator(
     TUI with 2 threads; one thread decodes about as fast as two when the machine is quiet)."""
     import torch
 
-    from ..engine.generate import Generator
+    from ..engine.generate import Generator  # noqa: F811 (the runtime import: torch loads only here)
 
     settings = settings or settings_from_args(args)
     if settings.threads:
