@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-StopReason = Literal["length", "stopped", "error"]
+# "stop": a stop string ended the reply; "stopped": cancelled (Esc, a client gone)
+StopReason = Literal["length", "stop", "stopped", "error"]
 ContextMode = Literal["fresh", "continue"]
 
 
@@ -52,6 +53,7 @@ class GenerationRequest:
     context_keep: int | None = None  # tokens kept when the KV cache is full; None => block_size // 2
     top_alternatives: int = 0  # how many alternatives per token to report (0 = none)
     forced_prefix: tuple[int, ...] = ()  # token ids appended after the prompt without sampling
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these it would contain
 
 
 @dataclass(frozen=True)

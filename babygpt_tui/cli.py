@@ -47,6 +47,26 @@ def _add_sampling_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
     p.add_argument("--context-keep", type=int, default=d, help="tokens kept when the context window is full")
 
 
+def _escaped(text: str) -> str:
+    from .config import unescape
+
+    try:
+        return unescape(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_stop_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stop",
+        action="append",
+        type=_escaped,
+        default=argparse.SUPPRESS,
+        metavar="STR",
+        help=r"end the reply before this text (repeatable; \n, \t, \r, \\ and \uXXXX are understood)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="babygpt-tui",
@@ -63,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--prompt", default="", help="text to continue (default: start from a new poem)")
     _add_sampling_args(p)
+    _add_stop_arg(p)
     p.add_argument("--json", action="store_true", help="one JSON object per token, then a summary")
     p.add_argument(
         "--top-alternatives", type=int, default=0, metavar="N", help="with --json: top N alternatives per token"

@@ -55,6 +55,7 @@ class Settings:
     context_keep: int | None = None  # None: the engine's default (half the context window)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int | None = None  # None: a fresh random seed for every reply
+    stop: tuple[str, ...] = ()  # a reply ends before the first of these (generate, serve)
     theme: str = "textual-dark"
     autosave: bool = True
 
@@ -118,6 +119,39 @@ def _seed(v: Any) -> int | None:
     return v
 
 
+def _stop(v: Any) -> tuple[str, ...]:
+    stops = [v] if isinstance(v, str) else v
+    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+        raise _Invalid('a string or a list of strings, none of them empty, e.g. ["\\n\\n"]')
+    return tuple(stops)
+
+
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(text: str) -> str:
+    """`\\n`, `\\t`, `\\r`, `\\\\` and `\\uXXXX` in a command-line value (a shell cannot easily pass
+    a newline); ValueError for any other backslash."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt in ESCAPES:
+            out.append(ESCAPES[nxt])
+            i += 2
+        elif nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", text[i + 2 : i + 6]):
+            out.append(chr(int(text[i + 2 : i + 6], 16)))
+            i += 6
+        else:
+            shown = "\\" + nxt if nxt else "a lone \\ at the end"
+            raise ValueError(f"unknown escape {shown} (use \\n, \\t, \\r, \\\\ or \\uXXXX)")
+    return "".join(out)
+
+
 def _theme(v: Any) -> str:
     # Which themes exist is the TUI's business (it falls back to the default for an unknown one).
     if not isinstance(v, str) or not THEME_RE.fullmatch(v):
@@ -168,6 +202,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "autosave": _bool,
     **{f"sampling.{f.name}": _sampling_checker(f.name, type(f.default)) for f in fields(SamplingParams)},
     "sampling.seed": _seed,
+    "sampling.stop": _stop,
 }
 SECTIONS = {"sampling"}
 PATH_KEYS = ("model", "vocab_from")
@@ -253,6 +288,8 @@ def settings_values(settings: Settings) -> dict[str, Any]:
     for key in KEYS:
         if key == "sampling.seed":
             out[key] = settings.seed
+        elif key == "sampling.stop":
+            out[key] = settings.stop
         elif key.startswith("sampling."):
             out[key] = getattr(settings.sampling, key.split(".", 1)[1])
         else:
@@ -262,8 +299,11 @@ def settings_values(settings: Settings) -> dict[str, Any]:
 
 def _build(values: Mapping[str, Any]) -> Settings:
     top = {k: v for k, v in values.items() if "." not in k}
-    sampling = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("sampling.") and k != "sampling.seed"}
-    return Settings(**top, sampling=SamplingParams(**sampling), seed=values["sampling.seed"])
+    extra = ("sampling.seed", "sampling.stop")  # request fields, not SamplingParams knobs
+    sampling = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("sampling.") and k not in extra}
+    return Settings(
+        **top, sampling=SamplingParams(**sampling), seed=values["sampling.seed"], stop=values["sampling.stop"]
+    )
 
 
 def resolve_settings(

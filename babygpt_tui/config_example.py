@@ -70,4 +70,8 @@ EXAMPLE_CONFIG = """\
 # "random" draws a new seed for every reply (it is recorded, so any reply can be replayed);
 # an integer makes every reply reproducible.
 # seed = "random"
+
+# Stop strings for `generate` and `serve`: a reply ends just before the first of them it
+# would contain (the stop string itself is not printed), e.g. ["\\n\\n"] for one poem per reply.
+# stop = []
 """

@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, get_args
 
 from .api import ContextMode, SamplingParams, StopReason
 from .errors import UserError
@@ -29,7 +29,7 @@ from .session_migrations import migrate
 
 SCHEMA_VERSION = 1
 SEED_MODES = ("random", "fixed")
-STOP_REASONS = ("length", "stopped", "error")
+STOP_REASONS = get_args(StopReason)
 CONTEXT_MODES = ("fresh", "continue")
 
 

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
         seed=seed_of(settings),
         context_keep=settings.context_keep,
         top_alternatives=args.top_alternatives if args.json else 0,
+        stop=settings.stop,
     )
     run = gen.stream(request)
     out = sys.stdout

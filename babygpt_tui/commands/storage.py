@@ -8,6 +8,7 @@ No torch, no textual: these commands answer instantly.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ def _show_value(key: str, value: Any) -> str:
         return NONE_SHOWN.get(key, "none")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple):  # sampling.stop, shown as the TOML array it is written as
+        return json.dumps(list(value), ensure_ascii=False)
     return str(value)
 
 

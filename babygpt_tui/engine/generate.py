@@ -22,6 +22,7 @@ from .errors import EngineError
 from .kvcache import KVCache
 from .model import BabyGPT
 from .sampling import sample
+from .stops import StopMatcher
 from .tokenizer import CharTokenizer
 
 
@@ -167,6 +168,7 @@ class GenerationRun:
         rng = torch.Generator(device=gen.device).manual_seed(req.seed)
         history = list(self.prompt_ids)
         n_top = req.top_alternatives
+        stops: StopMatcher[TokenEvent] = StopMatcher(req.stop)
         count, shifts, shift_s, shifted, reason, error = 0, 0, 0.0, False, "length", ""
         t_first = t_last = prefill_ms = 0.0
         t0 = time.perf_counter()
@@ -187,7 +189,7 @@ class GenerationRun:
                 now = time.perf_counter()
                 t_first = t_first or now
                 t_last = now
-                yield TokenEvent(
+                event = TokenEvent(
                     id=token,
                     text=tokenizer.chars[token],
                     logprob=float(raw[token] - lse),
@@ -203,6 +205,11 @@ class GenerationRun:
                 )
                 count += 1
                 history.append(token)
+                released, hit_stop = stops.push(event)
+                yield from released
+                if hit_stop:
+                    reason = "stop"
+                    break
                 if count >= params.max_new_tokens:
                     break  # no forward for a token nobody will read
                 shifted = gen.cache.full
@@ -214,6 +221,7 @@ class GenerationRun:
                     shift_s += time.perf_counter() - t_shift
                 else:
                     logits = gen.decode(token)
+            yield from stops.flush()  # the reply ended first: no stop string can complete now
         except GeneratorExit:
             reason = "stopped"
             raise
