@@ -152,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", metavar="PATH", help="engine: also write the tables as Markdown (for the README)")
     p.add_argument("--tokens", type=int, default=None, help="tui: tokens per reply (default 500; 200 with --quick)")
 
+    p = sub.add_parser("serve", help="serve the model over an OpenAI-compatible HTTP API")
+    _add_model_args(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument(
+        "--api-key", default=None, help="require `Authorization: Bearer KEY` (default: $BABYGPT_TUI_API_KEY, or none)"
+    )
+    p.add_argument("--max-queue", type=int, default=8, metavar="N", help="requests that may wait (default: 8)")
+    p.add_argument(
+        "--max-prompt-chars", type=int, default=65_536, metavar="N", help="longer prompts get 413 (default: 65536)"
+    )
+    _add_sampling_args(p)
+    _add_stop_arg(p)
+
     p = sub.add_parser("paths", help="print where config and sessions live")
 
     p = sub.add_parser("config", help="show or initialise config.toml")
@@ -180,6 +194,7 @@ COMMANDS = {
     "convert": "babygpt_tui.commands.convert",
     "train": "babygpt_tui.commands.train",
     "bench": "babygpt_tui.commands.bench",
+    "serve": "babygpt_tui.commands.serve",
     "paths": "babygpt_tui.commands.storage",
     "config": "babygpt_tui.commands.storage",
     "sessions": "babygpt_tui.commands.storage",
