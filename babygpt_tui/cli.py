@@ -150,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         "vocab_size=..,block_size=..,n_embd=..,n_layer=..,n_head=..",
     )
     p.add_argument("--markdown", metavar="PATH", help="engine: also write the tables as Markdown (for the README)")
-    p.add_argument("--tokens", type=int, default=None, help="tui: tokens per reply (default 500; 200 with --quick)")
+    p.add_argument(
+        "--tokens", type=int, default=None, help="tui, serve: tokens per reply (default 500; 200 with --quick)"
+    )
 
     p = sub.add_parser("serve", help="serve the model over an OpenAI-compatible HTTP API")
     _add_model_args(p)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 REFERENCE_ENV = "BABYGPT_TUI_BENCH_REFERENCE"
 PIPE_WIDTH = 150
-BENCHMARKS = ("engine", "tui", "floor")  # `babygpt-tui bench WHAT`
+BENCHMARKS = ("engine", "tui", "floor", "serve")  # `babygpt-tui bench WHAT`
 
 
 def parse_reference(spec: str | None) -> ModelConfig | None:
@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         return run_tui(args)
     if what == "floor":
         return run_floor(args)
+    if what == "serve":
+        return run_serve(args)
     return run_engine(args)
 
 
@@ -175,4 +177,29 @@ def run_floor(args: argparse.Namespace) -> int:
         mb = floor.bytes_per_step / 1e6
         name = str(dtype).removeprefix("torch.")
         print(f"  {name:9} {rate:8,.0f} tok/s · {mb:.1f} MB per token · {rate * mb / 1e3:.1f} GB/s of weights")
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import openai  # noqa: F401  (the client the benchmark drives the server with)
+    except ImportError:
+        raise UserError("bench serve drives the server with the openai client: pip install openai") from None
+    from ..bench.report import write_json
+    from ..bench.serve import ServeBenchOptions, render_serve_bench, run_serve_bench
+
+    _set_threads(args)
+    model = getattr(args, "model", None)
+    options = ServeBenchOptions(
+        model=Path(model) if model else bundled_model_path(),
+        vocab_from=getattr(args, "vocab_from", None),
+        dtype=getattr(args, "dtype", None) or "auto",
+        threads=getattr(args, "threads", None) or 0,
+        tokens=getattr(args, "tokens", None) or (200 if args.quick else 500),
+        reps=_reps(args, 5, 2),
+    )
+    doc = run_serve_bench(options, progress=lambda msg: print(f"… {msg}", file=sys.stderr))
+    print(render_serve_bench(doc))
+    if json_dest := getattr(args, "json", None):
+        write_json(doc, json_dest)
     return 0

@@ -29,14 +29,20 @@ from starlette.routing import Route
 from starlette.types import Receive
 
 from ..api import TokenEvent
-from .prompt_tokens import PromptLogprobs
 from .errors import APIError
+from .prompt_tokens import PromptLogprobs
 from .responses import Reply, Token
 from .schema import ChatBody, CompletionBody, Defaults, Spec, chat_spec, check_model, completion_spec, model_ids
 from .schema import parse_body as parse
 from .worker import Engine, Failed, Finished, Job
 
 log = logging.getLogger("babygpt_tui.serve")
+# At most one stream chunk per this many seconds: tokens that come faster share a chunk, so the
+# event loop (and the client) handle ~50 chunks/s, not one per token; slower tokens go at once.
+# The event loop and the engine thread share the GIL: every chunk the loop builds is time the
+# engine waits (measured: one chunk per token cost a quarter of the decode rate).
+STREAM_INTERVAL_S = 0.02
+WHOLE_INTERVAL_S = 0.1  # a non-streamed answer: nobody sees the tokens until the end
 SHUTTING_DOWN = APIError(503, "the generation was cancelled: the server is shutting down", code="shutting_down")
 
 
@@ -192,9 +198,14 @@ async def _watch_disconnect(receive: Receive, job: Job) -> None:
     job.stop(disconnected=True)
 
 
-async def _items(job: Job) -> AsyncIterator[tuple[list[Token], list[Token], Finished | Failed | None]]:
-    """Batches as (prompt tokens under echo, new tokens, the end or None)."""
+async def _items(job: Job, interval: float) -> AsyncIterator[tuple[list[Token], list[Token], Finished | Failed | None]]:
+    """Batches as (prompt tokens under echo, new tokens, the end or None), at most one per `interval`."""
+    loop = asyncio.get_running_loop()
+    last = 0.0
     while True:
+        if (wait := last + interval - loop.time()) > 0:
+            await asyncio.sleep(wait)  # the tokens of this pause arrive together
+        last = loop.time()
         prompt: list[Token] = []
         tokens: list[Token] = []
         end: Finished | Failed | None = None
@@ -213,7 +224,7 @@ async def _items(job: Job) -> AsyncIterator[tuple[list[Token], list[Token], Fini
 async def _collect(job: Job, reply: Reply) -> dict[str, Any]:
     prompt_lp: list[Token] | None = None
     tokens: list[Token] = []
-    async for prompt, batch, end in _items(job):
+    async for prompt, batch, end in _items(job, WHOLE_INTERVAL_S):
         prompt_lp = prompt or prompt_lp
         tokens += batch
         if isinstance(end, Failed):
@@ -229,7 +240,7 @@ async def _collect(job: Job, reply: Reply) -> dict[str, Any]:
 async def _stream(job: Job, reply: Reply, watcher: asyncio.Task[None]) -> AsyncIterator[str]:
     try:
         first = True
-        async for prompt, tokens, end in _items(job):
+        async for prompt, tokens, end in _items(job, STREAM_INTERVAL_S):
             if first and reply.spec.echo:
                 tokens = (prompt or reply.echo_tokens(None)) + tokens
             first = False
