@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from types import FrameType
 
 import uvicorn
@@ -68,7 +69,9 @@ class _Server(uvicorn.Server):
         self.engine = engine
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.engine.stop()
+        # Not here: a signal handler runs on the event loop's thread, between two bytecodes,
+        # maybe while that thread holds a lock that stopping the jobs needs.
+        threading.Thread(target=self.engine.stop, name="stop-engine", daemon=True).start()
         super().handle_exit(sig, frame)
 
 
@@ -100,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     )
     sock = bind(args.host, args.port)
     _log_setup()
-    engine = Engine(lambda: load_generator(args, settings), max_queue=args.max_queue)
+    # like the TUI: unless --threads says otherwise, torch leaves a core to the event loop
+    engine = Engine(lambda: load_generator(args, settings, leave_a_core=True), max_queue=args.max_queue)
     app = create_app(engine, ServeOptions(defaults=defaults, api_key=api_key))
     server = _Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5), engine)
 

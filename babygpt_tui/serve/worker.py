@@ -79,10 +79,9 @@ class Engine:
         self.counts = Counts()
         self.on_load_failed: Callable[[str], None] | None = None
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        # re-entrant: stop() also runs from a signal handler, on a thread that may hold it
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._pending: list[Job] = []  # running first, then waiting
-        self._numbers = 0
+        self._submitted = 0
         self._thread = threading.Thread(target=self._main, name="engine", daemon=True)
 
     # -- the event loop's side
@@ -101,8 +100,8 @@ class Engine:
                     f"the server is busy: one generation runs and {self.max_queue} wait; try again shortly",
                     code="queue_full",
                 )
-            self._numbers += 1
-            job = Job(self._numbers, spec, asyncio.get_running_loop())
+            self._submitted += 1
+            job = Job(self._submitted, spec, asyncio.get_running_loop())
             self._pending.append(job)
         self._jobs.put(job)
         return job
