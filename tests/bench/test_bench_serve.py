@@ -18,3 +18,4 @@ def test_bench_serve_reports_both_sides_and_their_ratio(capsys, tmp_path: Path, 
     for key in ("engine", "engine_whole", "stream", "whole"):
         assert len(doc["samples"][key]) == 2 and all(x > 0 for x in doc["samples"][key])
     assert doc["stream_ratio"] == doc["serve_stream_decode_tok_s"] / doc["engine_decode_tok_s"]
+    assert [t["status"] in ("PASS", "MISS") for t in doc["targets"]] == [True]
