@@ -112,6 +112,8 @@ class ModelInfo:
     sha256: str = ""
     file_size: int = 0
     threads: int = 0
+    layout: str = ""  # the checkpoint layout it was loaded as: "v1" ... "v12", "nanogpt"
+    layout_description: str = ""  # in words, with how it was chosen when that was a guess (v6/v7)
 
 
 class ParamsHolder:

@@ -9,6 +9,7 @@ import torch
 
 from babygpt_tui.cli import main
 from babygpt_tui.engine.checkpoint import load_checkpoint
+from babygpt_tui.engine.layouts import LAYOUTS, export_state_dict
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -87,7 +88,7 @@ def test_info(capsys, tiny_checkpoint: Path) -> None:
 
 def test_convert_upstream_pth(capsys, tmp_path: Path, tiny_model, tiny_corpus: str) -> None:
     pth, corpus, out = tmp_path / "model.pth", tmp_path / "ci.txt", tmp_path / "m.safetensors"
-    torch.save(tiny_model.state_dict(), pth)
+    torch.save(export_state_dict(tiny_model, LAYOUTS["v9"]), pth)  # a tutorial v9 model.pth
     corpus.write_text(tiny_corpus, encoding="utf-8")
     code, stdout, _ = run(capsys, "convert", str(pth), "--vocab-from", str(corpus), "-o", str(out))
     assert code == 0 and "wrote" in stdout
@@ -117,7 +118,7 @@ def test_user_errors_exit_2_with_one_line(
     text = tmp_path / "notes.txt"
     text.write_text("hello")
     pth = tmp_path / "model.pth"
-    torch.save(tiny_model.state_dict(), pth)
+    torch.save(export_state_dict(tiny_model, LAYOUTS["v9"]), pth)  # a tutorial v9 model.pth
     names = dict(
         missing=str(tmp_path / "missing.bin"),
         text=str(text),

@@ -153,7 +153,7 @@ def engine_forward_case(key: str, label: str, gen: Generator, plan: Plan) -> Cas
 
 
 def original_case(model: BabyGPT, plan: Plan, device: torch.device) -> Case:
-    loop = OriginalLoop(OriginalBabyGPT.from_state_dict(model.config, model.state_dict()).to(device))
+    loop = OriginalLoop(OriginalBabyGPT.from_model(model).to(device))
 
     def run(warmup: bool) -> Sample:
         pre = prefill_rate(loop.prefill, plan.prefill_ids, device)

@@ -13,7 +13,8 @@ What makes it the *original* (and what our engine replaced):
 The attention scale is 1/sqrt(head_size), as in the engine's per-head reference test. Dropout is
 left out (it is the identity in eval mode) and it runs under `torch.no_grad()`: both favour the
 baseline, so a win over it is not an artefact. Parameter names are the upstream ones, so
-`load_state_dict` takes our `BabyGPT.state_dict()` (and an upstream model.pth minus `.tril`).
+`load_state_dict` takes an upstream v9-v12 model.pth (minus `.tril`); `from_model` takes our
+`BabyGPT` through the same export `convert --to pth` writes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from ..engine.model import ModelConfig
+from ..engine.layouts import LAYOUTS, export_state_dict
+from ..engine.model import BabyGPT, ModelConfig
 
 
 class Head(nn.Module):
@@ -100,6 +102,11 @@ class OriginalBabyGPT(nn.Module):
         sd = {k: v.float() for k, v in state_dict.items() if not k.endswith(".tril")}
         model.load_state_dict(sd, strict=True)
         return model.eval()
+
+    @classmethod
+    def from_model(cls, model: BabyGPT) -> OriginalBabyGPT:
+        """The original model holding exactly our model's weights (a v9 layout)."""
+        return cls.from_state_dict(model.config, export_state_dict(model, LAYOUTS["v9"]))
 
     def reset_cache(self) -> None:
         for head in self.modules():

@@ -43,9 +43,17 @@ class Generator:
         path: str = "",
         sha256: str = "",
         file_size: int = 0,
-        metadata: dict | None = None,
+        metadata: dict[str, str] | None = None,
         stored_dtype: str = "",
+        layout: str = "",
+        layout_description: str = "",
+        exact: bool = False,
     ) -> None:
+        # exact: float32 and every cache shift keeps block_size - 1 tokens, so greedy output is the
+        # original scripts' crop-to-block_size loop token for token (see --exact).
+        self.exact = exact
+        if exact:
+            dtype = "float32"
         self.stored_dtype = stored_dtype or dtype_name(model.lm_head.weight.dtype)
         self.metadata = metadata or {}
         self.device = resolve_device(device) if isinstance(device, str) else device
@@ -80,10 +88,15 @@ class Generator:
             sha256=sha256,
             file_size=file_size,
             threads=torch.get_num_threads(),
+            layout=layout,
+            layout_description=layout_description,
         )
 
     @classmethod
-    def from_loaded(cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto") -> Generator:
+    def from_loaded(
+        cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto", exact: bool = False
+    ) -> Generator:
+        note = f" ({loaded.layout_note})" if loaded.layout_note else ""
         return cls(
             loaded.model,
             loaded.tokenizer,
@@ -95,13 +108,22 @@ class Generator:
             file_size=loaded.file_size,
             metadata=loaded.metadata,
             stored_dtype=loaded.stored_dtype,
+            layout=loaded.layout.name,
+            layout_description=loaded.layout.description + note,
+            exact=exact,
         )
 
     @classmethod
     def load(
-        cls, path: str | Path, vocab_from: str | Path | None = None, device: str = "auto", dtype: str = "auto"
+        cls,
+        path: str | Path,
+        vocab_from: str | Path | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        layout: str = "auto",
+        exact: bool = False,
     ) -> Generator:
-        return cls.from_loaded(load_checkpoint(path, vocab_from), device, dtype)
+        return cls.from_loaded(load_checkpoint(path, vocab_from, layout), device, dtype, exact)
 
     @property
     def block_size(self) -> int:
@@ -125,9 +147,10 @@ class Generator:
         self.cache.reset()
         idx = torch.tensor([ids], dtype=torch.long, device=self.device)
         model = self._prefill_model if self._prefill_model is not None and len(ids) > 1 else self.model
-        logits, _ = model(idx, cache=self.cache, pos=0, last_only=True)
+        logits, _ = model(idx, cache=self.cache, last_only=True)
         self.cache.append(ids)
-        return logits[0, -1]
+        last: torch.Tensor = logits[0, -1]
+        return last
 
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
@@ -153,7 +176,7 @@ class GenerationRun:
         block = gen.block_size
         self.prompt_cropped = len(ids) > block
         self.prompt_ids = ids[-block:]
-        keep = request.context_keep if request.context_keep is not None else block // 2
+        keep = block - 1 if gen.exact else request.context_keep if request.context_keep is not None else block // 2
         if not 0 <= keep < block:
             raise EngineError(f"context_keep = {keep} is out of range (allowed: 0 to {block - 1})")
         self.keep = keep

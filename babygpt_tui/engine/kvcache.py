@@ -7,7 +7,12 @@ last `keep` token ids and empties the cache, and the generator re-prefills them 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from .model import BabyGPT
 
 
 class KVCache:
@@ -25,10 +30,16 @@ class KVCache:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.block_size = block_size
+        self.batch = batch
         self.tokens: list[int] = []  # the ids whose keys/values are in the cache, in order
+        # Per-layer views, made once: indexing the 5-D buffers on every decode step costs more
+        # than the narrow/copy that follow. (H, S, D) views serve batch-1 callers.
+        self._k4, self._v4 = list(self.k.unbind(0)), list(self.v.unbind(0))
+        self._k3 = [t[0] for t in self._k4] if batch == 1 else []
+        self._v3 = [t[0] for t in self._v4] if batch == 1 else []
 
     @classmethod
-    def for_model(cls, model: torch.nn.Module, batch: int = 1) -> KVCache:
+    def for_model(cls, model: BabyGPT, batch: int = 1) -> KVCache:
         cfg = model.config
         w = model.lm_head.weight
         return cls(cfg.n_layer, cfg.n_head, cfg.head_size, cfg.block_size, w.device, w.dtype, batch)
@@ -41,11 +52,21 @@ class KVCache:
         return len(self.tokens) >= self.block_size
 
     def update(self, layer: int, pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write k/v (B, H, T, D) at positions pos..pos+T-1; return views of everything cached."""
-        end = pos + k.size(2)
-        self.k[layer, :, :, pos:end].copy_(k)
-        self.v[layer, :, :, pos:end].copy_(v)
-        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+        """Write k/v at positions pos..pos+T-1 of `layer`; return views of everything cached there.
+
+        k/v are (B, H, T, D), or (H, T, D) for a batch-1 cache (one decode step); the views
+        returned have the same number of dimensions, ending at position pos+T-1.
+        """
+        if k.dim() == 3:
+            if self.batch != 1:
+                raise ValueError(f"(H, T, D) keys need a batch-1 cache, this one holds {self.batch}")
+            keys, values = self._k3[layer], self._v3[layer]
+        else:
+            keys, values = self._k4[layer], self._v4[layer]
+        t = k.size(-2)
+        keys.narrow(-2, pos, t).copy_(k)
+        values.narrow(-2, pos, t).copy_(v)
+        return keys.narrow(-2, 0, pos + t), values.narrow(-2, 0, pos + t)
 
     def append(self, ids: list[int]) -> None:
         """Record ids after the forward pass that wrote their keys/values."""

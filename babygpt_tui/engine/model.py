@@ -1,21 +1,30 @@
-"""The BabyGPT model, read top to bottom: config -> attention -> MLP -> block -> model.
+"""The one model every checkpoint layout loads onto, read top to bottom: config -> attention ->
+MLP -> block -> model.
 
-Parameter names are exactly the upstream BabyGPT ones (including the `postion_embedding_table`
-typo and per-head key/query/value), so an upstream `model.pth` state_dict loads as is. For speed
-the per-head q/k/v weights are used as one fused matrix with `scaled_dot_product_attention`;
-the result equals the per-head computation (tests check it against a per-head reference).
+A GPT with optional parts, so each step of the BabyGPT tutorial (v1 bigram ... v12) and nanoGPT
+are the same code with different switches: a position table, pre-LayerNorms, residual
+connections, an attention output projection, an MLP of 0, 1 (n -> n) or 2 (n -> h -> n) layers
+with ReLU or GELU, biases, 0..N blocks, a head tied to the token embedding. Parameter names are
+our own (fused `qkv`, `proj`, `fc1`/`fc2`); other projects' names live in `layouts.py`.
+
+Two forward paths: `forward` (training, scoring and the prompt prefill, always from position 0)
+and `decode_step` (one token against the KV cache: flat functional code, the fast path).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
 from .kvcache import KVCache
+
+ACTIVATIONS = ("relu", "gelu")
+MAX_LAYERS = 1024  # far beyond any model this app can run on a laptop; a bound for hostile files
 
 
 @dataclass(frozen=True)
@@ -25,15 +34,36 @@ class ModelConfig:
     n_embd: int = 256
     n_layer: int = 4
     n_head: int = 8
-    ffn_hidden: int = 0  # 0 => 4 * n_embd, as upstream
+    ffn_hidden: int = 0  # 0 => 4 * n_embd for a two-layer MLP (a one-layer MLP is n -> n)
     dropout: float = 0.0
+    # Optional parts. The defaults are BabyGPT v9-v12 (and what `train` builds).
+    positions: bool = True  # a learned position table (v1 has none)
+    layer_norm: bool = True  # pre-LayerNorm in every block and before the head
+    residual: bool = True  # x + f(x) around attention and MLP (v3-v6: x = f(x))
+    attn_proj: bool = True  # an output projection after the heads
+    mlp_layers: int = 2  # 0: none, 1: act(Linear(n, n)), 2: Linear(act(Linear(n, h)))
+    activation: str = "relu"  # "relu" or "gelu" (nanoGPT)
+    bias: bool = True  # biases of the projection, the MLP and the LayerNorms
+    qkv_bias: bool = False
+    head_bias: bool = True
+    tie_embeddings: bool = False  # lm_head shares the token embedding's weight (nanoGPT)
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_embd", "n_layer", "n_head"):
+        for name in ("vocab_size", "block_size", "n_embd", "n_head"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.n_layer <= MAX_LAYERS:
+            raise ValueError(f"n_layer must be 0 to {MAX_LAYERS}, got {self.n_layer}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if self.mlp_layers not in (0, 1, 2):
+            raise ValueError(f"mlp_layers must be 0, 1 or 2, got {self.mlp_layers}")
+        if self.mlp_layers == 1 and self.ffn_hidden not in (0, self.n_embd):
+            raise ValueError(f"a one-layer MLP is n_embd wide, got ffn_hidden {self.ffn_hidden}")
+        if self.ffn_hidden < 0:
+            raise ValueError(f"ffn_hidden must be 0 (default) or more, got {self.ffn_hidden}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be relu or gelu, got {self.activation!r}")
 
     @property
     def head_size(self) -> int:
@@ -41,104 +71,140 @@ class ModelConfig:
 
     @property
     def hidden(self) -> int:
+        if self.mlp_layers == 1:
+            return self.n_embd
         return self.ffn_hidden or 4 * self.n_embd
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-class Head(nn.Module):
-    """One attention head's projections. Kept only for upstream parameter names; the math is fused."""
-
-    def __init__(self, n_embd: int, head_size: int) -> None:
-        super().__init__()
-        self.key = nn.Linear(n_embd, head_size, bias=False)
-        self.query = nn.Linear(n_embd, head_size, bias=False)
-        self.value = nn.Linear(n_embd, head_size, bias=False)
+def _layer_norm(cfg: ModelConfig) -> nn.LayerNorm | None:
+    return nn.LayerNorm(cfg.n_embd, bias=cfg.bias) if cfg.layer_norm else None
 
 
-class MultiHeadAttention(nn.Module):
+def _activate(h: torch.Tensor, activation: str) -> torch.Tensor:
+    return F.gelu(h) if activation == "gelu" else F.relu(h)
+
+
+class Attention(nn.Module):
+    """Causal self-attention, all heads in one fused `qkv` matrix: (3 * n_embd, n_embd) holding all
+    queries, then all keys, then all values, heads in order."""
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.n_head, self.head_size = cfg.n_head, cfg.head_size
         self.scale = cfg.head_size**-0.5  # as upstream (and SDPA's default)
-        self.heads = nn.ModuleList([Head(cfg.n_embd, cfg.head_size) for _ in range(cfg.n_head)])
-        self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+        self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd, bias=cfg.qkv_bias)
+        self.proj: nn.Linear | None = nn.Linear(cfg.n_embd, cfg.n_embd, bias=cfg.bias) if cfg.attn_proj else None
         # Dropout on the output only, not on the attention weights: with dropout_p > 0 CPU SDPA
         # leaves its fused kernel for the math path (measured: a quarter of training step time).
         self.dropout = nn.Dropout(cfg.dropout)
-        self._fused: torch.Tensor | None = None  # set by fuse() for inference
 
-    def qkv_weight(self) -> torch.Tensor:
-        """(3 * n_embd, n_embd): all queries, then all keys, then all values, heads in order."""
-        if self._fused is not None and not self.training:
-            return self._fused
-        return torch.cat(
-            [h.query.weight for h in self.heads]
-            + [h.key.weight for h in self.heads]
-            + [h.value.weight for h in self.heads]
-        )
-
-    def fuse(self) -> None:
-        # Concatenating per step would copy every q/k/v weight once per token; do it once.
-        self._fused = self.qkv_weight().detach().contiguous()
-
-    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int, pos: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        """Causal over `x` from position 0; with a cache, also store its keys/values there."""
         B, T, C = x.shape
-        qkv = F.linear(x, self.qkv_weight())
-        q, k, v = qkv.view(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
         if cache is not None:
-            cached = cache.update(layer, pos, k, v)
-            if T == 1:  # a decode step attends over everything cached; a prefill (from position
-                k, v = cached  # 0) over its own fresh k/v, so an fp32 prefill can fill a bf16 cache
-        if T == 1:
-            # A decode step: one query that may see every cached key, so no mask. Two plain
-            # matmuls: CPU SDPA's flash kernel was the largest single cost of a one-query step
-            # in the profile (decode_step below is the fast path; this one serves tests/scoring).
-            att = torch.matmul(q, k.transpose(-2, -1)) * self.scale
-            y = torch.matmul(att.float().softmax(-1).to(v.dtype), v)
-        else:  # a prefill starts at position 0: causal over itself
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        y = y.transpose(1, 2).reshape(B, T, C)
-        return self.dropout(self.proj(y))
+            cache.update(layer, 0, k, v)
+        # A prefill attends over its own fresh k/v (so a float32 prefill can fill a bf16 cache).
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        if self.proj is not None:
+            y = self.proj(y)
+        out: torch.Tensor = self.dropout(y)
+        return out
 
 
-class FeedFoward(nn.Module):  # (sic) upstream spelling; the state_dict key is `ffwd.net`
+class MLP(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(cfg.n_embd, cfg.hidden),
-            nn.ReLU(),
-            nn.Linear(cfg.hidden, cfg.n_embd),
-            nn.Dropout(cfg.dropout),
-        )
+        self.activation = cfg.activation
+        self.fc1 = nn.Linear(cfg.n_embd, cfg.hidden, bias=cfg.bias)
+        self.fc2: nn.Linear | None = nn.Linear(cfg.hidden, cfg.n_embd, bias=cfg.bias) if cfg.mlp_layers == 2 else None
+        self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        h = _activate(self.fc1(x), self.activation)
+        if self.fc2 is not None:
+            h = self.fc2(h)
+        out: torch.Tensor = self.dropout(h)
+        return out
 
 
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.sa = MultiHeadAttention(cfg)
-        self.ffwd = FeedFoward(cfg)
-        self.ln1 = nn.LayerNorm(cfg.n_embd)
-        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.residual = cfg.residual
+        self.ln1 = _layer_norm(cfg)
+        self.attn = Attention(cfg)
+        self.ln2 = _layer_norm(cfg) if cfg.mlp_layers else None
+        self.mlp = MLP(cfg) if cfg.mlp_layers else None
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int, pos: int) -> torch.Tensor:
-        x = x + self.sa(self.ln1(x), cache, layer, pos)
-        return x + self.ffwd(self.ln2(x))
+    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
+        a = self.attn(self.ln1(x) if self.ln1 is not None else x, cache, layer)
+        x = x + a if self.residual else a
+        if self.mlp is not None:
+            m = self.mlp(self.ln2(x) if self.ln2 is not None else x)
+            x = x + m if self.residual else m
+        return x
+
+
+class LayerWeights(NamedTuple):
+    """One block's tensors for `decode_step` (None: the part is absent)."""
+
+    ln1_w: torch.Tensor | None
+    ln1_b: torch.Tensor | None
+    qkv_w: torch.Tensor
+    qkv_b: torch.Tensor | None
+    proj_w: torch.Tensor | None
+    proj_b: torch.Tensor | None
+    ln2_w: torch.Tensor | None
+    ln2_b: torch.Tensor | None
+    fc1_w: torch.Tensor | None
+    fc1_b: torch.Tensor | None
+    fc2_w: torch.Tensor | None
+    fc2_b: torch.Tensor | None
+
+
+def _weights(block: Block) -> LayerWeights:
+    ln1, attn, ln2, mlp = block.ln1, block.attn, block.ln2, block.mlp
+    fc1 = mlp.fc1 if mlp is not None else None
+    fc2 = mlp.fc2 if mlp is not None else None
+    return LayerWeights(
+        ln1.weight if ln1 is not None else None,
+        ln1.bias if ln1 is not None else None,
+        attn.qkv.weight,
+        attn.qkv.bias,
+        attn.proj.weight if attn.proj is not None else None,
+        attn.proj.bias if attn.proj is not None else None,
+        ln2.weight if ln2 is not None else None,
+        ln2.bias if ln2 is not None else None,
+        fc1.weight if fc1 is not None else None,
+        fc1.bias if fc1 is not None else None,
+        fc2.weight if fc2 is not None else None,
+        fc2.bias if fc2 is not None else None,
+    )
 
 
 class BabyGPT(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.token_embedding_table = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.postion_embedding_table = nn.Embedding(cfg.block_size, cfg.n_embd)  # (sic) upstream
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.pos_emb: nn.Embedding | None = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.positions else None
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
-        self.ln_final = nn.LayerNorm(cfg.n_embd)
-        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size)
+        self.ln_f = _layer_norm(cfg)
+        self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=cfg.head_bias)
+        self.tie()
+        self._plan: list[LayerWeights] = []  # set by fuse()
+
+    def tie(self) -> None:
+        """Share the token embedding with the head, if the config says so (again after assign-loads)."""
+        if self.config.tie_embeddings:
+            self.lm_head.weight = self.tok_emb.weight
+
+    def layers(self) -> list[Block]:
+        return [b for b in self.blocks if isinstance(b, Block)]
 
     def init_weights(self, seed: int | None = None) -> None:
         """GPT-2 style init for training from scratch (upstream used PyTorch defaults)."""
@@ -151,8 +217,8 @@ class BabyGPT(nn.Module):
             else:
                 std = 0.02
                 # Residual projections get a smaller init so the stream's variance stays ~1.
-                if name.endswith("proj.weight") or name.endswith("net.2.weight"):
-                    std = 0.02 / math.sqrt(2 * self.config.n_layer)
+                if name.endswith("proj.weight") or name.endswith("fc2.weight"):
+                    std = 0.02 / math.sqrt(2 * max(1, self.config.n_layer))
                 with torch.no_grad():
                     p.normal_(0.0, std, generator=gen)
 
@@ -160,63 +226,87 @@ class BabyGPT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def fuse(self) -> BabyGPT:
-        """Prepare for inference: eval mode and fused q/k/v. Call after moving device/dtype."""
+        """Prepare for inference: eval mode and the decode plan. Call after moving device/dtype."""
         self.eval()
-        for block in self.blocks:
-            block.sa.fuse()
+        self._plan = [_weights(block) for block in self.layers()]
         return self
 
     def decode_step(self, token: torch.Tensor, cache: KVCache, pos: int) -> torch.Tensor:
         """One token (a (1, 1) id tensor) at position `pos` of a batch-1 cache; its logits (V,).
 
         The same math as `forward`, written flat with functional calls: a decode step is ~15
-        small ops per layer around the weight matmuls, and the module calls, shape checks and
-        views of `forward` cost ~10 % of the step (the matmuls are the rest). Needs `fuse()`;
-        call it under `torch.inference_mode()` (the Generator does).
+        small ops per layer around the weight matmuls, and module calls, shape checks and views
+        cost ~10 % of the step. One query sees every cached key, so no mask; two plain matmuls
+        replace CPU SDPA, whose flash kernel was the largest single cost of a one-query step.
+        Needs `fuse()`; call it under `torch.inference_mode()` (the Generator does).
         """
         cfg = self.config
         C, H, D = cfg.n_embd, cfg.n_head, cfg.head_size
-        x = F.embedding(token[0], self.token_embedding_table.weight) + self.postion_embedding_table.weight[pos]
+        residual, gelu, scale = cfg.residual, cfg.activation == "gelu", cfg.head_size**-0.5
+        x = F.embedding(token[0], self.tok_emb.weight)  # (1, C)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb.weight[pos]
         low = x.dtype != torch.float32
         empty = x.new_empty(())  # baddbmm's ignored input (beta=0): scale folded into the q·k product
-        for i, block in enumerate(self.blocks):
-            sa, ln1, ln2, net = block.sa, block.ln1, block.ln2, block.ffwd.net
-            h = F.layer_norm(x, (C,), ln1.weight, ln1.bias, ln1.eps)
-            q, k, v = F.linear(h, sa._fused).view(3, H, 1, D)
-            keys, values = cache.k[i, 0], cache.v[i, 0]  # (H, block, D)
-            keys[:, pos].copy_(k[:, 0])
-            values[:, pos].copy_(v[:, 0])
-            att = torch.baddbmm(empty, q, keys[:, : pos + 1].transpose(1, 2), beta=0, alpha=sa.scale)
+        for i, (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) in enumerate(
+            self._plan
+        ):
+            h = F.layer_norm(x, (C,), ln1_w, ln1_b) if ln1_w is not None else x
+            q, k, v = F.linear(h, qkv_w, qkv_b).view(3, H, 1, D)
+            keys, values = cache.update(i, pos, k, v)  # (H, pos + 1, D)
+            att = torch.baddbmm(empty, q, keys.transpose(1, 2), beta=0, alpha=scale)
             # softmax in float32: bf16/fp16 scores would lose the small probabilities
             att = att.float().softmax(-1).to(v.dtype) if low else att.softmax(-1)
-            y = torch.bmm(att, values[:, : pos + 1])  # (H, 1, D)
-            x = torch.addmm(x, y.view(1, C), sa.proj.weight.t()).add_(sa.proj.bias)
-            h = F.layer_norm(x, (C,), ln2.weight, ln2.bias, ln2.eps)
-            h = F.linear(h, net[0].weight, net[0].bias).relu_()
-            x = torch.addmm(x, h, net[2].weight.t()).add_(net[2].bias)
-        x = F.layer_norm(x, (C,), self.ln_final.weight, self.ln_final.bias, self.ln_final.eps)
-        return F.linear(x, self.lm_head.weight, self.lm_head.bias)[0]
+            y = torch.bmm(att, values).view(1, C)
+            if proj_w is None:
+                x = x + y if residual else y
+            elif residual:
+                x = torch.addmm(x, y, proj_w.t())
+                if proj_b is not None:
+                    x.add_(proj_b)
+            else:
+                x = F.linear(y, proj_w, proj_b)
+            if fc1_w is None:
+                continue
+            h = F.layer_norm(x, (C,), ln2_w, ln2_b) if ln2_w is not None else x
+            h = F.linear(h, fc1_w, fc1_b)
+            h = F.gelu(h) if gelu else h.relu_()
+            if fc2_w is None:
+                x = x + h if residual else h
+            elif residual:
+                x = torch.addmm(x, h, fc2_w.t())
+                if fc2_b is not None:
+                    x.add_(fc2_b)
+            else:
+                x = F.linear(h, fc2_w, fc2_b)
+        if self.ln_f is not None:
+            x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias)
+        logits: torch.Tensor = F.linear(x, self.lm_head.weight, self.lm_head.bias)[0]
+        return logits
 
     def forward(
         self,
         idx: torch.Tensor,
         targets: torch.Tensor | None = None,
         cache: KVCache | None = None,
-        pos: int = 0,
         last_only: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        B, T = idx.shape
-        if pos + T > self.config.block_size:
+        """Logits for `idx` at positions 0..T-1 (and the loss against `targets`). With a cache,
+        this is the prefill: it stores every position's keys/values for `decode_step`."""
+        length = idx.size(1)
+        if length > self.config.block_size:
             # The original indexes past its position table here and crashes; callers must crop.
-            raise ValueError(f"positions {pos}..{pos + T - 1} exceed block_size {self.config.block_size}")
-        if cache is not None and pos > 0 and T > 1:
-            raise ValueError("a multi-token forward with a cache must start at position 0")
-        x = self.token_embedding_table(idx) + self.postion_embedding_table.weight[pos : pos + T]
-        for i, block in enumerate(self.blocks):
-            x = block(x, cache, i, pos)
+            raise ValueError(f"positions 0..{length - 1} exceed block_size {self.config.block_size}")
+        x = self.tok_emb(idx)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb.weight[:length]
+        for i, block in enumerate(self.layers()):
+            x = block(x, cache, i)
         if last_only:
             x = x[:, -1:, :]
-        logits = self.lm_head(self.ln_final(x))
+        if self.ln_f is not None:
+            x = self.ln_f(x)
+        logits: torch.Tensor = self.lm_head(x)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))

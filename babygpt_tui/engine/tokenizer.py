@@ -13,8 +13,18 @@ class Encoded:
 
 class CharTokenizer:
     def __init__(self, chars: list[str]) -> None:
-        if len(set(chars)) != len(chars):
-            raise ValueError("vocabulary has duplicate characters")
+        """`chars`: the vocabulary in id order, distinct one-character strings (ValueError if not;
+        vocabularies come from files, so the message shows the bad entry escaped)."""
+        if not isinstance(chars, list) or not chars:
+            raise ValueError(f"the vocabulary must be a non-empty list of characters, got {type(chars).__name__}")
+        seen: dict[str, int] = {}
+        for i, c in enumerate(chars):
+            if not isinstance(c, str) or len(c) != 1:
+                shown = repr(c) if isinstance(c, str | int | float) else type(c).__name__
+                raise ValueError(f"vocabulary entry {i} is {shown[:40]}, not a single character")
+            if c in seen:
+                raise ValueError(f"vocabulary has {c!r} twice (entries {seen[c]} and {i})")
+            seen[c] = i
         self.chars: list[str] = list(chars)
         self.stoi: dict[str, int] = {c: i for i, c in enumerate(self.chars)}
 

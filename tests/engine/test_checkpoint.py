@@ -8,16 +8,12 @@ import torch
 
 from babygpt_tui.engine.checkpoint import load_checkpoint, save_checkpoint
 from babygpt_tui.engine.errors import CheckpointError
+from babygpt_tui.engine.layouts import LAYOUTS, export_state_dict
 
 
 def upstream_state_dict(model) -> dict:
-    """What the original BabyGPT saves: our keys plus each head's `tril` mask buffer."""
-    sd = dict(model.state_dict())
-    block = model.config.block_size
-    for i in range(model.config.n_layer):
-        for h in range(model.config.n_head):
-            sd[f"blocks.{i}.sa.heads.{h}.tril"] = torch.tril(torch.ones(block, block))
-    return sd
+    """What the tutorial's v9-v12 scripts save: their key names plus each head's `tril` buffer."""
+    return export_state_dict(model, LAYOUTS["v9"])
 
 
 @pytest.fixture
@@ -58,7 +54,7 @@ def test_upstream_pth_loads_with_corpus_vocab(upstream_pth: Path, corpus_file: P
 
 def test_wrapped_and_compiled_state_dicts_load(tmp_path: Path, tiny_model, corpus_file: Path) -> None:
     path = tmp_path / "wrapped.pth"
-    sd = {f"_orig_mod.{k}": v for k, v in tiny_model.state_dict().items()}
+    sd = {f"_orig_mod.{k}": v for k, v in upstream_state_dict(tiny_model).items()}
     torch.save({"model": sd, "step": 3}, path)
     assert same_weights(load_checkpoint(path, corpus_file).model, tiny_model)
 
@@ -131,11 +127,11 @@ def test_wrong_key_layout(tmp_path: Path, corpus_file: Path) -> None:
     torch.save({"encoder.weight": torch.zeros(3, 3)}, path)
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(path, corpus_file)
-    assert_one_line(e.value, path, "not a BabyGPT model")
+    assert_one_line(e.value, path, "not a BabyGPT or nanoGPT model", "supported")
 
 
 def test_shape_mismatch(tmp_path: Path, tiny_model, corpus_file: Path) -> None:
-    sd = dict(tiny_model.state_dict())
+    sd = upstream_state_dict(tiny_model)
     sd["blocks.1.ffwd.net.2.weight"] = torch.zeros(5, 5)
     path = tmp_path / "bad.pth"
     torch.save(sd, path)

@@ -13,7 +13,7 @@ from babygpt_tui.engine.model import BabyGPT, ModelConfig
 def test_the_auto_benchmark_multiplies_by_exactly_the_models_weight_matrices() -> None:
     cfg = ModelConfig(vocab_size=50, block_size=16, n_embd=24, n_layer=3, n_head=4)
     model = BabyGPT(cfg)
-    matrices = sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "embedding" not in name)
+    matrices = sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and "emb" not in name)
     assert sum(a * b for a, b in decode_weight_shapes(cfg.n_embd, cfg.n_layer, cfg.vocab_size)) == matrices
 
 

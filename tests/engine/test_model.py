@@ -1,38 +1,44 @@
-"""The fused q/k/v + SDPA model must compute exactly what the original per-head BabyGPT does."""
+"""The canonical model: its fused attention is the per-head computation, its one decode path
+writes through the KV cache and matches the full forward for every combination of parts."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from torch.nn import functional as F
 
 from babygpt_tui.engine.kvcache import KVCache
+from babygpt_tui.engine.layouts import LAYOUTS
 from babygpt_tui.engine.model import BabyGPT, ModelConfig
 
 
 def reference_logits(model: BabyGPT, idx: torch.Tensor) -> torch.Tensor:
-    """The upstream computation, written out per head (as in the original BabyGPT `Head`)."""
-    B, T = idx.shape
+    """The default (v9) computation written out per head, from the fused weights."""
+    T, C, H = idx.shape[1], model.config.n_embd, model.config.n_head
+    D = C // H
     tril = torch.tril(torch.ones(T, T))
-    x = model.token_embedding_table(idx) + model.postion_embedding_table(torch.arange(T))
-    for block in model.blocks:
+    assert model.pos_emb is not None and model.ln_f is not None
+    x = model.tok_emb(idx) + model.pos_emb(torch.arange(T))
+    for block in model.layers():
+        assert block.ln1 is not None and block.ln2 is not None and block.mlp is not None
         h = block.ln1(x)
+        wq, wk, wv = block.attn.qkv.weight.split(C)
         outs = []
-        for head in block.sa.heads:
-            k, q, v = head.key(h), head.query(h), head.value(h)
+        for n in range(H):
+            rows = slice(n * D, (n + 1) * D)
+            k, q, v = h @ wk[rows].T, h @ wq[rows].T, h @ wv[rows].T
             wei = q @ k.transpose(-2, -1) / (k.size(-1) ** 0.5)
             wei = wei.masked_fill(tril == 0, float("-inf"))
             outs.append(F.softmax(wei, dim=-1) @ v)
-        x = x + block.sa.proj(torch.cat(outs, dim=-1))
-        x = x + block.ffwd(block.ln2(x))
-    return model.lm_head(model.ln_final(x))
+        assert block.attn.proj is not None
+        x = x + block.attn.proj(torch.cat(outs, dim=-1))
+        x = x + block.mlp(block.ln2(x))
+    return model.lm_head(model.ln_f(x))
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_fused_attention_matches_per_head_reference(fused: bool, make_tiny_model) -> None:
+def test_fused_attention_matches_per_head_reference(make_tiny_model) -> None:
     model = make_tiny_model(50, block_size=16, n_embd=32, n_head=4, n_layer=3)
-    if fused:
-        model.fuse()
     idx = torch.randint(0, 50, (2, 16), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ours, _ = model(idx)
@@ -40,31 +46,64 @@ def test_fused_attention_matches_per_head_reference(fused: bool, make_tiny_model
     assert torch.allclose(ours, ref, atol=1e-4), (ours - ref).abs().max()
 
 
-def test_cached_decode_matches_full_forward(make_tiny_model) -> None:
-    model = make_tiny_model(40, block_size=12).fuse()
-    ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(2))
-    cache = KVCache.for_model(model)
-    with torch.inference_mode():
-        full, _ = model(ids)
-        first, _ = model(ids[:, :5], cache=cache, pos=0)
-        steps = [model(ids[:, t : t + 1], cache=cache, pos=t)[0] for t in range(5, 12)]
-    got = torch.cat([first] + steps, dim=1)
-    assert torch.allclose(got, full, atol=1e-4)
+PARTS = {name: LAYOUTS[name].parts for name in ("v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "nanogpt")} | {
+    "nanogpt-no-bias": {**LAYOUTS["nanogpt"].parts, "bias": False, "qkv_bias": False, "tie_embeddings": True}
+}
 
 
+def parts_model(name: str, dtype: torch.dtype = torch.float32) -> BabyGPT:
+    parts = dict(PARTS[name])
+    parts.setdefault("n_layer", 2)
+    if name.startswith("nanogpt"):
+        parts.setdefault("qkv_bias", True)
+        parts.setdefault("tie_embeddings", True)
+    cfg = replace(ModelConfig(vocab_size=40, block_size=12, n_embd=32, n_head=4), **parts)
+    torch.manual_seed(0)
+    model = BabyGPT(cfg)
+    with torch.no_grad():  # PyTorch's default init, but visible biases and LayerNorm weights
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    return model.eval().to(dtype)
+
+
+@pytest.mark.parametrize("name", list(PARTS))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_the_flat_decode_step_matches_the_full_forward(dtype: torch.dtype, make_tiny_model) -> None:
-    model = make_tiny_model(40, block_size=12, n_embd=32, n_head=4, n_layer=2)
+def test_the_flat_decode_step_matches_the_full_forward_for_every_layout(name: str, dtype: torch.dtype) -> None:
+    model = parts_model(name)
     ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
-        full, _ = model.eval()(ids)
+        full, _ = model(ids)
         model = model.to(dtype).fuse()
         cache = KVCache.for_model(model)
-        model(ids[:, :4], cache=cache, pos=0)
+        model(ids[:, :4], cache=cache)
         steps = [model.decode_step(ids[:, t : t + 1], cache, t) for t in range(4, 12)]
     got = torch.stack(steps).float()
     tol = 1e-4 if dtype is torch.float32 else 0.15  # bf16 weights: ~3 significant digits
     assert torch.allclose(got, full[0, 4:], atol=tol), (got - full[0, 4:]).abs().max()
+
+
+def test_decode_writes_the_cache_through_update_exactly_as_a_prefill_does(make_tiny_model) -> None:
+    model = make_tiny_model(40, block_size=12).fuse()
+    ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(2))
+    stepped, prefilled = KVCache.for_model(model), KVCache.for_model(model)
+    with torch.inference_mode():
+        model(ids[:, :1], cache=stepped)
+        for t in range(1, 12):
+            model.decode_step(ids[:, t : t + 1], stepped, t)
+        model(ids, cache=prefilled)
+    assert torch.allclose(stepped.k, prefilled.k, atol=1e-5) and torch.allclose(stepped.v, prefilled.v, atol=1e-5)
+
+
+def test_cache_update_returns_views_up_to_the_written_position() -> None:
+    cache = KVCache(n_layer=2, n_head=3, head_size=4, block_size=10)
+    k, v = torch.ones(3, 1, 4), torch.full((3, 1, 4), 2.0)
+    keys, values = cache.update(1, 5, k, v)
+    assert keys.shape == (3, 6, 4) and bool((keys[:, 5] == 1).all()) and bool((values[:, :5] == 0).all())
+    assert bool((cache.v[1, 0, :, 5] == 2).all()) and bool((cache.k[0] == 0).all())
+    keys4, _ = cache.update(0, 0, torch.ones(1, 3, 2, 4), torch.ones(1, 3, 2, 4))
+    assert keys4.shape == (1, 3, 2, 4)
+    with pytest.raises(ValueError, match="batch-1"):
+        KVCache(1, 1, 4, 8, batch=2).update(0, 0, k[:1], v[:1])
 
 
 def test_positions_past_block_size_are_refused_not_indexed(make_tiny_model) -> None:
@@ -73,19 +112,46 @@ def test_positions_past_block_size_are_refused_not_indexed(make_tiny_model) -> N
         model(torch.zeros(1, 9, dtype=torch.long))
 
 
-def test_state_dict_keys_are_the_upstream_names(make_tiny_model) -> None:
+def test_parameter_names_are_our_own(make_tiny_model) -> None:
     keys = set(make_tiny_model(10, n_layer=1, n_head=2).state_dict())
-    assert {
-        "token_embedding_table.weight",
-        "postion_embedding_table.weight",
-        "blocks.0.sa.heads.1.query.weight",
-        "blocks.0.sa.proj.bias",
-        "blocks.0.ffwd.net.0.weight",
-        "blocks.0.ffwd.net.2.bias",
+    assert keys == {
+        "tok_emb.weight",
+        "pos_emb.weight",
         "blocks.0.ln1.weight",
-        "ln_final.bias",
+        "blocks.0.ln1.bias",
+        "blocks.0.attn.qkv.weight",
+        "blocks.0.attn.proj.weight",
+        "blocks.0.attn.proj.bias",
+        "blocks.0.ln2.weight",
+        "blocks.0.ln2.bias",
+        "blocks.0.mlp.fc1.weight",
+        "blocks.0.mlp.fc1.bias",
+        "blocks.0.mlp.fc2.weight",
+        "blocks.0.mlp.fc2.bias",
+        "ln_f.weight",
+        "ln_f.bias",
         "lm_head.weight",
-    } <= keys
+        "lm_head.bias",
+    }
+
+
+def test_optional_parts_are_absent_not_stubbed() -> None:
+    model = parts_model("v1")
+    assert set(model.state_dict()) == {"tok_emb.weight", "lm_head.weight", "lm_head.bias"}
+    v5 = parts_model("v5")
+    assert {k for k in v5.state_dict() if k.startswith("blocks.0.")} == {
+        "blocks.0.attn.qkv.weight",
+        "blocks.0.mlp.fc1.weight",
+        "blocks.0.mlp.fc1.bias",
+    }
+
+
+def test_a_tied_head_is_one_parameter() -> None:
+    model = parts_model("nanogpt")
+    assert model.lm_head.weight is model.tok_emb.weight
+    untied = replace(model.config, tie_embeddings=False)
+    assert model.num_params() == BabyGPT(untied).num_params() - 40 * 32
+    assert model.to(torch.bfloat16).lm_head.weight is model.tok_emb.weight
 
 
 def test_training_loss_starts_near_uniform() -> None:
@@ -98,6 +164,16 @@ def test_training_loss_starts_near_uniform() -> None:
     assert abs(float(loss) - math.log(64)) < 0.3
 
 
-def test_config_rejects_heads_that_do_not_divide_width() -> None:
-    with pytest.raises(ValueError, match="divisible"):
-        ModelConfig(vocab_size=10, n_embd=30, n_head=4)
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_embd": 30, "n_head": 4}, "divisible"),
+        ({"mlp_layers": 3}, "mlp_layers"),
+        ({"activation": "tanh"}, "relu or gelu"),
+        ({"n_layer": 5000}, "n_layer"),
+        ({"mlp_layers": 1, "ffn_hidden": 64}, "one-layer"),
+    ],
+)
+def test_config_rejects_what_no_model_has(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ModelConfig(vocab_size=10, **kwargs)
