@@ -33,6 +33,18 @@ def _add_model_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
     p.add_argument("--device", default=d, help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", default=d, help="auto (default), float32, bfloat16 or float16")
     p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
+    p.add_argument(
+        "--layout",
+        default=d,
+        metavar="LAYOUT",
+        help="checkpoint layout: auto (default), v1 ... v12 (BabyGPT tutorial steps) or nanogpt; a v6 file needs v6",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        default=d,
+        help="float32 and --context-keep block_size-1: greedy output equals the original scripts' own generate",
+    )
 
 
 def _add_sampling_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
@@ -107,10 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("convert", help="convert an upstream model.pth (or a native file) to .safetensors")
-    p.add_argument("source", help="model.pth or .safetensors")
-    p.add_argument("--vocab-from", metavar="CORPUS", help="training text of an upstream model.pth")
-    p.add_argument("-o", "--output", required=True, help="output .safetensors path")
+    p = sub.add_parser("convert", help="convert a model.pth, ckpt.pt or .safetensors to .safetensors (or back)")
+    p.add_argument("source", help="model.pth, ckpt.pt or .safetensors")
+    p.add_argument("--vocab-from", metavar="CORPUS", help="training text of a model.pth (or nanoGPT's meta.pkl)")
+    p.add_argument("--layout", default="auto", metavar="LAYOUT", help="layout of the source (as for every command)")
+    p.add_argument("-o", "--output", required=True, help="output path")
+    p.add_argument(
+        "--to",
+        choices=["safetensors", "pth"],
+        default=None,
+        help="safetensors, or pth: the layout's own state_dict (ckpt.pt for nanoGPT) that the original scripts load "
+        "(default: from the -o suffix)",
+    )
     p.add_argument("--dtype", default=None, help="store weights as float32, bfloat16 or float16")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..config import Settings, resolve_settings
+from ..errors import UserError
 
 if TYPE_CHECKING:
     from ..engine.generate import Generator
@@ -38,8 +39,17 @@ def load_generator(
     import torch
 
     from ..engine.generate import Generator  # noqa: F811 (the runtime import: torch loads only here)
+    from ..engine.layouts import CHOICES
 
     settings = settings or settings_from_args(args)
+    layout = getattr(args, "layout", None) or "auto"
+    if layout not in CHOICES:
+        raise UserError(f"--layout {layout!r} is unknown; use one of: {', '.join(CHOICES)}")
+    exact = bool(getattr(args, "exact", False))
+    if exact and getattr(args, "context_keep", None) is not None:
+        raise UserError("--exact sets the context keep to block_size-1; drop --context-keep or --exact")
+    if exact and getattr(args, "dtype", None) not in (None, "float32", "fp32"):
+        raise UserError(f"--exact runs in float32; drop --dtype {args.dtype} or --exact")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     elif leave_a_core:
@@ -49,6 +59,8 @@ def load_generator(
         settings.vocab_from,
         device=settings.device,
         dtype=dtype or settings.dtype,
+        layout=layout,
+        exact=exact,
     )
 
 

@@ -13,18 +13,19 @@ def run(args: argparse.Namespace) -> int:
     gen = load_generator(args)
     info = gen.info
     if args.json:
-        print(json.dumps(asdict(info), ensure_ascii=False, indent=2))
+        print(json.dumps(asdict(info) | {"exact": gen.exact}, ensure_ascii=False, indent=2))
         return 0
     rows = [
         ("file", info.path),
         ("file size", f"{info.file_size / 1e6:.1f} MB"),
         ("sha256", info.sha256),
+        ("layout", info.layout_description),
         ("parameters", f"{info.n_params:,}"),
         ("vocabulary", f"{info.vocab_size:,} characters"),
         ("context (block_size)", str(info.block_size)),
         ("layers x width x heads", f"{info.n_layer} x {info.n_embd} x {info.n_head}"),
         ("stored dtype", gen.stored_dtype),
-        ("runs as", f"{info.dtype} on {info.device}, {info.threads} threads"),
+        ("runs as", f"{info.dtype} on {info.device}, {info.threads} threads" + (", exact" if gen.exact else "")),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -33,7 +33,18 @@ from safetensors.torch import save_file
 
 from .data import read_corpus
 from .errors import CheckpointError
-from .layouts import LAYOUTS, Detected, Layout, LayoutError, detect, layout_of, normalize_names, to_canonical
+from .layouts import (
+    LAYOUTS,
+    Detected,
+    Layout,
+    LayoutError,
+    detect,
+    export_state_dict,
+    layout_of,
+    nanogpt_model_args,
+    normalize_names,
+    to_canonical,
+)
 from .model import BabyGPT, ModelConfig
 from .nanogpt import find_meta, is_meta, read_meta
 from .tokenizer import CharTokenizer
@@ -357,11 +368,33 @@ def save_checkpoint(
     tensors = {
         k: (v.detach().to(dtype) if dtype is not None else v.detach()).contiguous().cpu() for k, v in state.items()
     }
+    return _write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
+
+
+def save_pth(path: str | Path, model: BabyGPT, layout: Layout, dtype: torch.dtype | None = None) -> Path:
+    """Write the model under `layout`'s own names, as its original code saves it: a tutorial
+    step's `torch.save(model.state_dict())` (its scripts' load_state_dict takes it back), or
+    nanoGPT's ckpt.pt (`model` + `model_args`, which its sample.py reads)."""
+    try:
+        state = export_state_dict(model, layout)
+    except LayoutError as e:
+        raise CheckpointError(f"{path}: cannot write {layout.name}: {e}") from None
+    if dtype is not None:
+        state = {k: v if k.endswith(".tril") else v.to(dtype) for k, v in state.items()}
+    obj: dict[str, Any] = state
+    if layout.name == "nanogpt":
+        if dtype is not None:  # .to() made two tensors of the tied pair; nanoGPT stores one
+            state["lm_head.weight"] = state["transformer.wte.weight"]
+        obj = {"model": state, "model_args": nanogpt_model_args(model.config), "iter_num": 0, "config": {}}
+    return _write_atomically(Path(path), lambda tmp: torch.save(obj, tmp))
+
+
+def _write_atomically(path: Path, write: Callable[[str], None]) -> Path:
+    """`write(tmp)` to a temp name in the same folder (so os.replace is atomic), then replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A temp name in the same folder (so os.replace is atomic), created with normal permissions.
     tmp = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
     try:
-        save_file(tensors, tmp, metadata=meta)
+        write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -40,6 +40,7 @@ class Layout:
     summary: str
     parts: Mapping[str, Any] = field(default_factory=dict)  # ModelConfig fields this layout fixes
     keys: str = ""  # layouts with the same key names (v6/v7, v9-v12) share this
+    script: str = ""  # the original script that builds and saves this model
 
     @property
     def description(self) -> str:
@@ -57,8 +58,24 @@ _FLAT = {**_TUTORIAL, "layer_norm": False, "attn_proj": False, "residual": False
 _V9 = {**_FLAT, "layer_norm": True, "attn_proj": True, "residual": True, "mlp_layers": 2}
 
 
+SCRIPTS = {
+    "v1": "babygpt_v1.py",
+    "v2": "babygpt_v2_position.py",
+    "v3": "babygpt_v3_self_attention.py",
+    "v4": "babygpt_v4_multihead_attention.py",
+    "v5": "babygpt_v5_feedforward.py",
+    "v6": "babygpt_v6_block.py",
+    "v7": "babygpt_v7_residual_connection.py",
+    "v8": "babygpt_v8_projection.py",
+    "v9": "babygpt_v9_layer_norm.py",
+    "v10": "babygpt_v10_dropout.py",
+    "v11": "babygpt_v11_hyper_params.py",
+    "v12": "babygpt_v12_wandb.py",
+}
+
+
 def _step(name: str, summary: str, parts: Mapping[str, Any], keys: str = "") -> Layout:
-    return Layout(name, f"BabyGPT tutorial {name}", summary, parts, keys or name)
+    return Layout(name, f"BabyGPT tutorial {name}", summary, parts, keys or name, SCRIPTS[name])
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -99,13 +116,14 @@ LAYOUTS: dict[str, Layout] = {
                 "head_bias": False,
             },
             "nanogpt",
+            "model.py (train.py writes ckpt.pt)",
         ),
     )
 }
 CUSTOM = Layout("custom", "custom", "a combination of parts no known layout has", {}, "custom")
 CHOICES = ("auto", *LAYOUTS)
 SUPPORTED = "BabyGPT tutorial v1-v12 (model.pth), nanoGPT character models (ckpt.pt) and babygpt-tui .safetensors"
-AUTO_NOTE = "v6 and v7 files have the same keys; auto chose v7 (pass --layout v6 for a v6 model)"
+AUTO_NOTE = "auto chose v7: v6 files have the same keys, pass --layout v6 for a v6 model"
 
 
 def layout_of(cfg: ModelConfig) -> Layout:
