@@ -502,8 +502,16 @@ def _detect_native(shapes: Shapes, raw: Mapping[str, Any] | None, recorded: str 
             if recorded
             else "its config matches no supported layout; re-convert the original file"
         )
+    what = f"a babygpt-tui model of layout {layout.name}"
+    # The metadata's sizes must be the tensors' before a (meta-device) model of them is built.
+    dims = {"tok_emb.weight": (cfg.vocab_size, cfg.n_embd), "pos_emb.weight": (cfg.block_size, cfg.n_embd)}
+    for key, shape in dims.items():
+        if key in shapes and tuple(shapes[key]) != shape:
+            raise LayoutError(f"its config says {key!r} is {_dims(shape)} but the tensor is {_dims(shapes[key])}")
+    if cfg.hidden > 64 * cfg.n_embd:
+        raise LayoutError(f"its config has an MLP {cfg.hidden:,} wide for n_embd {cfg.n_embd}; a damaged file")
     expected = canonical_shapes(cfg)
-    _compare(shapes, expected, f"a babygpt-tui model of layout {layout.name}")
+    _compare(shapes, expected, what)
     return Detected(layout, cfg, "native", tuple(expected))
 
 

@@ -24,7 +24,9 @@ from torch.nn import functional as F
 from .kvcache import KVCache
 
 ACTIVATIONS = ("relu", "gelu")
-MAX_LAYERS = 1024  # far beyond any model this app can run on a laptop; a bound for hostile files
+# Far beyond any model this app can run on a laptop: bounds for sizes read from hostile files.
+MAX_LAYERS = 1024
+MAX_DIM = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class ModelConfig:
         for name in ("vocab_size", "block_size", "n_embd", "n_head"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("vocab_size", "block_size", "n_embd", "n_head", "ffn_hidden"):
+            if getattr(self, name) > MAX_DIM:
+                raise ValueError(f"{name} must be at most {MAX_DIM:,}, got {getattr(self, name):,}")
         if not 0 <= self.n_layer <= MAX_LAYERS:
             raise ValueError(f"n_layer must be 0 to {MAX_LAYERS}, got {self.n_layer}")
         if self.n_embd % self.n_head:

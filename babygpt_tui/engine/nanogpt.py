@@ -73,7 +73,11 @@ def _chars(obj: Any) -> list[str]:
     if isinstance(itos, dict):
         table = itos
     elif isinstance(stoi, dict):
+        if not all(type(i) is int for i in stoi.values()):
+            raise ValueError("stoi maps a character to something other than an id")
         table = {i: c for c, i in stoi.items()}
+        if len(table) != len(stoi):
+            raise ValueError("stoi gives two characters the same id")
     else:
         raise ValueError("no itos or stoi table")
     if set(table) != set(range(len(table))):
