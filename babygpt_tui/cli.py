@@ -22,7 +22,7 @@ USAGE_ERROR = 2
 # with the subparser's default None.
 
 
-def _add_model_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
+def _add_model_args(p: argparse.ArgumentParser, sub: bool = True, layout: bool = True) -> None:
     d = argparse.SUPPRESS if sub else None
     p.add_argument(
         "--model", default=d, help="a .safetensors or upstream model.pth (default: the bundled Song-ci model)"
@@ -33,6 +33,8 @@ def _add_model_args(p: argparse.ArgumentParser, sub: bool = True) -> None:
     p.add_argument("--device", default=d, help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", default=d, help="auto (default), float32, bfloat16 or float16")
     p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
+    if not layout:  # bench times every dtype itself and reads the file's own layout
+        return
     p.add_argument(
         "--layout",
         default=d,
@@ -159,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure speed: the engine against baselines (default), the TUI, the floor")
     p.add_argument("what", nargs="?", choices=BENCHMARKS, default="engine", help="which benchmark (default: engine)")
-    _add_model_args(p)
+    _add_model_args(p, layout=False)
     p.add_argument("--json", metavar="PATH", nargs="?", const="-", help="also write JSON (to PATH or stdout)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (a rough number in a minute)")
     p.add_argument("--reps", type=int, default=None, help="repetitions (default 5; fewer with --quick)")
