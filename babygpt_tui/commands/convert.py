@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_checkpoint(args.source, args.vocab_from, args.layout)
     try:
         if to == "pth":
-            save_pth(out, loaded.model, loaded.layout, dtype=dtype)
+            save_pth(out, loaded.model, loaded.layout, dtype=dtype, dataset=loaded.metadata.get("dataset"))
         else:
             extra = _kept_metadata(loaded.metadata)
             save_checkpoint(out, loaded.model, loaded.tokenizer, dtype=dtype, extra=extra, layout=loaded.layout)

@@ -296,11 +296,19 @@ def load_checkpoint(path: str | Path, vocab_from: str | Path | None = None, layo
         kind="native" if kind == "safetensors" else ("nanogpt" if family == "nanogpt" else "upstream"),
         sha256=file_sha256(path),
         file_size=file_size,
-        metadata=meta,
+        metadata=meta or _nanogpt_metadata(contents),
         stored_dtype=contents.dtypes[detected.param_keys[0]][0],
         layout=detected.layout,
         layout_note=detected.note,
     )
+
+
+def _nanogpt_metadata(contents: _Contents) -> dict[str, str]:
+    """nanoGPT's dataset name, kept so a converted file can be written back as a ckpt.pt whose
+    config tells nanoGPT's sample.py where the meta.pkl is."""
+    config = contents.extras.get("config")
+    dataset = config.get("dataset") if isinstance(config, dict) else None
+    return {"dataset": dataset} if isinstance(dataset, str) else {}
 
 
 def build_model(sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> BabyGPT:
@@ -371,10 +379,13 @@ def save_checkpoint(
     return _write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
-def save_pth(path: str | Path, model: BabyGPT, layout: Layout, dtype: torch.dtype | None = None) -> Path:
+def save_pth(
+    path: str | Path, model: BabyGPT, layout: Layout, dtype: torch.dtype | None = None, dataset: str | None = None
+) -> Path:
     """Write the model under `layout`'s own names, as its original code saves it: a tutorial
     step's `torch.save(model.state_dict())` (its scripts' load_state_dict takes it back), or
-    nanoGPT's ckpt.pt (`model` + `model_args`, which its sample.py reads)."""
+    nanoGPT's ckpt.pt (`model` + `model_args`, which its sample.py reads; `dataset` names the
+    data/<dataset>/meta.pkl it looks for)."""
     try:
         state = export_state_dict(model, layout)
     except LayoutError as e:
@@ -385,7 +396,8 @@ def save_pth(path: str | Path, model: BabyGPT, layout: Layout, dtype: torch.dtyp
     if layout.name == "nanogpt":
         if dtype is not None:  # .to() made two tensors of the tied pair; nanoGPT stores one
             state["lm_head.weight"] = state["transformer.wte.weight"]
-        obj = {"model": state, "model_args": nanogpt_model_args(model.config), "iter_num": 0, "config": {}}
+        config = {"dataset": dataset} if dataset else {}
+        obj = {"model": state, "model_args": nanogpt_model_args(model.config), "iter_num": 0, "config": config}
     return _write_atomically(Path(path), lambda tmp: torch.save(obj, tmp))
 
 

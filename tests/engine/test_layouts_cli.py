@@ -133,9 +133,11 @@ def test_nanogpt_checkpoint_commands(capsys, tmp_path: Path, tiny_tokenizer) -> 
     assert "nanoGPT: fused c_attn, GELU MLP" in info
     want = greedy(lambda ids: nanogpt_logits(sd, ids, n_head=4), tiny_tokenizer.encode(PROMPT).ids, 20)
     assert same(generated(capsys, "--model", ckpt, "--exact", "--prompt", PROMPT), want)
-    back = tmp_path / "back" / "ckpt.pt"
-    assert run(capsys, "convert", ckpt, "-o", back)[0] == 0
+    native, back = tmp_path / "m.safetensors", tmp_path / "back" / "ckpt.pt"
+    assert run(capsys, "convert", ckpt, "-o", native)[0] == 0
+    assert run(capsys, "convert", native, "-o", back)[0] == 0
     saved = torch.load(back, weights_only=True)
+    assert saved["config"] == {"dataset": "tiny_char"}  # where nanoGPT's sample.py looks for meta.pkl
     assert saved["model_args"]["n_head"] == 4 and saved["model_args"]["bias"] is False
     assert set(saved["model"]) == set(sd) and all(torch.equal(saved["model"][k], sd[k]) for k in sd)
     assert saved["model"]["lm_head.weight"].data_ptr() == saved["model"]["transformer.wte.weight"].data_ptr()
