@@ -212,20 +212,39 @@ class BabyGPT(nn.Module):
         return [b for b in self.blocks if isinstance(b, Block)]
 
     def init_weights(self, seed: int | None = None) -> None:
-        """GPT-2 style init for training from scratch (upstream used PyTorch defaults)."""
+        """GPT-2 style init for training from scratch (upstream used PyTorch defaults).
+
+        The random draws come in the order of the tutorial's parameters — per head its key,
+        query and value — so a seed gives `train` the same model it gave before the heads were
+        fused (the bundled model's recipe stays reproducible)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        for name, p in self.named_parameters():
-            if name.endswith("bias"):
-                nn.init.zeros_(p)
-            elif p.dim() == 1:  # LayerNorm weights
-                nn.init.ones_(p)
-            else:
-                std = 0.02
-                # Residual projections get a smaller init so the stream's variance stays ~1.
-                if name.endswith("proj.weight") or name.endswith("fc2.weight"):
-                    std = 0.02 / math.sqrt(2 * max(1, self.config.n_layer))
-                with torch.no_grad():
-                    p.normal_(0.0, std, generator=gen)
+        cfg = self.config
+        D = cfg.head_size
+        small = 0.02 / math.sqrt(2 * max(1, cfg.n_layer))  # residual projections: the stream's variance stays ~1
+        draws: list[tuple[torch.Tensor, float]] = [(self.tok_emb.weight, 0.02)]
+        if self.pos_emb is not None:
+            draws.append((self.pos_emb.weight, 0.02))
+        for block in self.layers():
+            q, k, v = block.attn.qkv.weight.chunk(3)
+            for h in range(cfg.n_head):
+                rows = slice(h * D, (h + 1) * D)
+                draws += [(k[rows], 0.02), (q[rows], 0.02), (v[rows], 0.02)]
+            if block.attn.proj is not None:
+                draws.append((block.attn.proj.weight, small))
+            if block.mlp is not None:
+                draws.append((block.mlp.fc1.weight, 0.02))
+                if block.mlp.fc2 is not None:
+                    draws.append((block.mlp.fc2.weight, small))
+        if not cfg.tie_embeddings:
+            draws.append((self.lm_head.weight, 0.02))
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.endswith("bias"):
+                    p.zero_()
+                elif p.dim() == 1:  # LayerNorm weights
+                    p.fill_(1.0)
+            for tensor, std in draws:
+                tensor.normal_(0.0, std, generator=gen)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -9,7 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from babygpt_tui.engine.kvcache import KVCache
-from babygpt_tui.engine.layouts import LAYOUTS
+from babygpt_tui.engine.layouts import LAYOUTS, export_state_dict
 from babygpt_tui.engine.model import BabyGPT, ModelConfig
 
 
@@ -177,3 +177,29 @@ def test_training_loss_starts_near_uniform() -> None:
 def test_config_rejects_what_no_model_has(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ModelConfig(vocab_size=10, **kwargs)
+
+
+def test_a_seed_draws_the_weights_in_the_tutorials_parameter_order() -> None:
+    # `train --seed S` must give the model it gave before the heads were fused (the bundled
+    # model's recipe): the draws follow the v9 parameters' order, per head key, query, value.
+    cfg = ModelConfig(vocab_size=30, block_size=8, n_embd=16, n_layer=2, n_head=4)
+    model = BabyGPT(cfg)
+    model.init_weights(5)
+    gen, small = torch.Generator().manual_seed(5), 0.02 / math.sqrt(2 * 2)
+    want = {"token_embedding_table.weight": torch.empty(30, 16).normal_(0, 0.02, generator=gen)}
+    want["postion_embedding_table.weight"] = torch.empty(8, 16).normal_(0, 0.02, generator=gen)
+    for i in range(2):
+        for h in range(4):
+            for part in ("key", "query", "value"):
+                want[f"blocks.{i}.sa.heads.{h}.{part}.weight"] = torch.empty(4, 16).normal_(0, 0.02, generator=gen)
+        want[f"blocks.{i}.sa.proj.weight"] = torch.empty(16, 16).normal_(0, small, generator=gen)
+        want[f"blocks.{i}.ffwd.net.0.weight"] = torch.empty(64, 16).normal_(0, 0.02, generator=gen)
+        want[f"blocks.{i}.ffwd.net.2.weight"] = torch.empty(16, 64).normal_(0, small, generator=gen)
+    want["lm_head.weight"] = torch.empty(30, 16).normal_(0, 0.02, generator=gen)
+    got = export_state_dict(model, LAYOUTS["v9"])
+    assert all(torch.equal(got[k], v) for k, v in want.items())
+    assert all(
+        bool((got[k] == (1.0 if k.endswith("ln1.weight") or k.endswith("ln2.weight") else 0.0)).all())
+        for k in got
+        if k.endswith(".bias") or k.endswith("ln1.weight") or k.endswith("ln2.weight")
+    )
