@@ -27,10 +27,16 @@ def run(args: argparse.Namespace) -> int:
         ("stored dtype", gen.stored_dtype),
         ("runs as", f"{info.dtype} on {info.device}, {info.threads} threads" + (", exact" if gen.exact else "")),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
     trained = gen.metadata.get("train")
     if trained:
-        print(f"{'training':<{width}}  {trained}")
+        rows.append(("training", trained))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {_printable(value)}")
     return 0
+
+
+def _printable(text: str) -> str:
+    """Control characters escaped: paths and metadata come from files, and an escape sequence
+    printed raw would drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

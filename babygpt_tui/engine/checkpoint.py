@@ -33,18 +33,8 @@ from safetensors.torch import save_file
 
 from .data import read_corpus
 from .errors import CheckpointError
-from .layouts import (
-    LAYOUTS,
-    Detected,
-    Layout,
-    LayoutError,
-    detect,
-    export_state_dict,
-    layout_of,
-    nanogpt_model_args,
-    normalize_names,
-    to_canonical,
-)
+from .layout_detect import Detected, detect, normalize_names
+from .layouts import LAYOUTS, Layout, LayoutError, export_state_dict, layout_of, nanogpt_model_args, to_canonical
 from .model import BabyGPT, ModelConfig
 from .nanogpt import find_meta, is_meta, read_meta
 from .tokenizer import CharTokenizer
@@ -111,7 +101,7 @@ class _Contents:
     dtypes: dict[str, tuple[str, int]]  # (torch dtype name, bytes per element)
     load: Callable[[list[str]], dict[str, torch.Tensor]]  # cleaned names -> tensors
     metadata: dict[str, str] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)  # nanoGPT's model_args and config
+    extras: dict[str, Any] = field(default_factory=dict)  # nanoGPT's model_args
 
 
 def _sniff(path: Path) -> str:
@@ -176,8 +166,13 @@ def _read_torch(path: Path) -> _Contents:
     except Exception as e:  # a damaged file fails in many ways (zip, pickle, storage); all mean "corrupt"
         raise CheckpointError(f"{path}: truncated or corrupt PyTorch file ({_first_line(e)})") from None
     extras: dict[str, Any] = {}
+    metadata: dict[str, str] = {}
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and isinstance(obj.get("model_args"), dict):
-        extras = {"model_args": obj["model_args"], "config": obj.get("config")}  # nanoGPT's train.py
+        extras = {"model_args": obj["model_args"]}  # nanoGPT's train.py: model, model_args, config, ...
+        config = obj.get("config")
+        dataset = config.get("dataset") if isinstance(config, dict) else None
+        if isinstance(dataset, str):  # where its meta.pkl lives (data/<dataset>/), kept by convert
+            metadata["dataset"] = dataset
         obj = obj["model"]
     elif isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in WRAPPER_KEYS:
@@ -199,7 +194,8 @@ def _read_torch(path: Path) -> _Contents:
         {k: tuple(t.shape) for k, t in tensors.items()},
         {k: (str(t.dtype).removeprefix("torch."), t.element_size()) for k, t in tensors.items()},
         lambda wanted: {k: tensors[k] for k in wanted},
-        extras=extras,
+        metadata,
+        extras,
     )
 
 
@@ -296,19 +292,11 @@ def load_checkpoint(path: str | Path, vocab_from: str | Path | None = None, layo
         kind="native" if kind == "safetensors" else ("nanogpt" if family == "nanogpt" else "upstream"),
         sha256=file_sha256(path),
         file_size=file_size,
-        metadata=meta or _nanogpt_metadata(contents),
+        metadata=meta,
         stored_dtype=contents.dtypes[detected.param_keys[0]][0],
         layout=detected.layout,
         layout_note=detected.note,
     )
-
-
-def _nanogpt_metadata(contents: _Contents) -> dict[str, str]:
-    """nanoGPT's dataset name, kept so a converted file can be written back as a ckpt.pt whose
-    config tells nanoGPT's sample.py where the meta.pkl is."""
-    config = contents.extras.get("config")
-    dataset = config.get("dataset") if isinstance(config, dict) else None
-    return {"dataset": dataset} if isinstance(dataset, str) else {}
 
 
 def build_model(sd: dict[str, torch.Tensor], cfg: ModelConfig, path: Path) -> BabyGPT:
@@ -339,9 +327,7 @@ def _tokenizer_for(path: Path, contents: _Contents, detected: Detected, vocab_fr
         except ValueError as e:  # json.JSONDecodeError is a ValueError too
             raise CheckpointError(f"{path}: damaged vocabulary in its metadata ({e})") from None
     if detected.family == "nanogpt":
-        config = contents.extras.get("config")
-        dataset = config.get("dataset") if isinstance(config, dict) else None
-        return read_meta(find_meta(path, dataset if isinstance(dataset, str) else None, detected.config.vocab_size))
+        return read_meta(find_meta(path, meta.get("dataset"), detected.config.vocab_size))
     if path.suffix == ".safetensors" or detected.family == "native":
         raise CheckpointError(f"{path}: no vocabulary in its metadata; pass --vocab-from CORPUS (the training text)")
     raise CheckpointError(f"{path}: a tutorial model.pth has no vocabulary; pass --vocab-from CORPUS (e.g. ci.txt)")

@@ -125,7 +125,7 @@ def find_meta(ckpt: Path, dataset: str | None, vocab_size: int) -> Path:
     if fitting:
         shown = ", ".join(str(p) for p in fitting[:3])
         raise CheckpointError(f"{ckpt}: several meta.pkl files fit ({shown}); pass --vocab-from one of them")
-    where = f"data/{dataset}/" if dataset else "data/*/"
+    where = f"data/{dataset if dataset.isprintable() else repr(dataset)}/" if dataset else "data/*/"
     raise CheckpointError(
         f"{ckpt}: a nanoGPT model needs its meta.pkl (the character vocabulary): none next to it or in {where}; "
         "pass --vocab-from PATH/meta.pkl"

@@ -155,3 +155,13 @@ def test_flag_mistakes_are_one_line(capsys, tmp_path: Path, corpus: Path, tiny_t
     path, _ = tutorial_pth(tmp_path, "v4", tiny_tokenizer.vocab_size)
     code, _, err = run(capsys, "generate", "--model", path, "--vocab-from", corpus, *flags)
     assert code == 2 and words in err and err.count("\n") == 1
+
+
+def test_info_escapes_control_characters_from_the_file(capsys, tmp_path: Path, tiny_model, tiny_tokenizer) -> None:
+    from babygpt_tui.engine.checkpoint import save_checkpoint
+
+    path = save_checkpoint(
+        tmp_path / "m.safetensors", tiny_model, tiny_tokenizer, extra={"train": "\x1b[2J\x1b]0;pwned\x07"}
+    )
+    code, out, _ = run(capsys, "info", "--model", path)
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out
