@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from .common import bundled_model_path
@@ -40,7 +40,7 @@ def parse_reference(spec: str | None) -> ModelConfig | None:
     if spec.lower() in ("off", "none", "0"):
         return None
     try:
-        dims = {k.strip(): int(v) for k, v in (part.split("=", 1) for part in spec.split(","))}
+        dims: dict[str, Any] = {k.strip(): int(v) for k, v in (part.split("=", 1) for part in spec.split(","))}
         return ModelConfig(**dims)
     except (ValueError, TypeError) as e:
         raise UserError(
