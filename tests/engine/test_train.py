@@ -62,7 +62,9 @@ def test_stop_saves_and_resume_continues_from_saved_step(corpus: Path, tmp_path:
 
     first.report = stop_at_13
     first.run()
-    assert first.iter == 20  # reports come every 10 steps: stop at the 20th, state saved there
+    # Reports come every 10 steps: asked at the 20th, the run stops after the next (every
+    # process agrees on that step) and saves there.
+    assert first.iter == 21 and first.saved_iter == 21
     assert resume_path(out).exists()
     second = make(corpus, out, max_iters=40, resume=True)
     assert second.iter == first.iter and second.tokens_seen == first.tokens_seen

@@ -1,0 +1,27 @@
+"""Training: `Trainer(TrainConfig(...)).run()`, in one process or under torchrun.
+
+config (settings) · world (processes, DDP) · precision (device, mixed precision, MFU) ·
+loop (the steps) · resume and files (what is written, and how a failed write reads) ·
+metrics (metrics.jsonl) · sample (text at each eval) · signals (Ctrl+C).
+"""
+
+from .config import PRESETS, TrainConfig
+from .files import metrics_path, plot_path, resume_path
+from .loop import Diverged, Progress, Trainer
+from .signals import install_signal_handlers
+from .world import PeerFailed, World, world_from_env
+
+__all__ = [
+    "PRESETS",
+    "Diverged",
+    "PeerFailed",
+    "Progress",
+    "TrainConfig",
+    "Trainer",
+    "World",
+    "install_signal_handlers",
+    "metrics_path",
+    "plot_path",
+    "resume_path",
+    "world_from_env",
+]
