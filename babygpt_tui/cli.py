@@ -136,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default=None, help="store weights as float32, bfloat16 or float16")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
 
-    p = sub.add_parser("train", help="train a model on a text corpus")
-    p.add_argument("--data", required=True, help="UTF-8 corpus (poems separated by blank lines)")
-    p.add_argument("--out", required=True, help="output .safetensors (resume state and metrics.jsonl go beside it)")
+    p = sub.add_parser("train", help="train a model on a text corpus (one process, --nproc N, or under torchrun)")
+    p.add_argument("--data", help="UTF-8 corpus (poems separated by blank lines)")
+    p.add_argument("--out", help="output .safetensors (resume state, metrics.jsonl, loss.svg, card beside it)")
+    p.add_argument("--plot", metavar="METRICS", help="redraw a run's loss curve from its metrics.jsonl, then exit")
     p.add_argument("--preset", default="small", help="tiny, small (default) or base")
     for name in (
         "block-size",
@@ -151,12 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
         "warmup-iters",
         "max-iters",
         "threads",
+        "grad-accum",
+        "sample-chars",
     ):
         p.add_argument(f"--{name}", type=int, default=None)
     for name in ("lr", "dropout", "max-minutes", "val-fraction", "weight-decay"):
         p.add_argument(f"--{name}", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", default=None, help="auto, float32, bfloat16 or float16 (autocast)")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model (slow start)")
+    p.add_argument("--nproc", type=int, default=None, help="launch N data-parallel processes with torchrun")
+    p.add_argument("--sample-prompt", default=None, help="prompt of the sample at each eval (default: first line)")
+    p.add_argument("--quiet", action="store_true", help="plain progress lines, no live chart")
     p.add_argument("--resume", action="store_true", help="continue from the resume state next to --out")
 
     p = sub.add_parser("bench", help="measure speed: the engine against baselines (default), the TUI, the floor")

@@ -1,110 +1,139 @@
-"""`babygpt-tui train`: a rich progress display on a terminal, plain log lines otherwise."""
+"""`babygpt-tui train`: train here, launch N data-parallel processes (--nproc), or redraw a
+finished run's loss curve (--plot metrics.jsonl).
+
+Under torchrun (or --nproc) only rank 0 prints and writes; the other ranks train in silence and
+exit with the same code.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
-from ..engine.train import Progress as Step
-from ..engine.train import TrainConfig, Trainer, install_signal_handlers
+from ..engine.train import PeerFailed, Progress, TrainConfig, Trainer, install_signal_handlers, world_from_env
+from ..engine.train.files import PLOT_NAME, metrics_path, plot_path
+from ..errors import UserError
+from .loss_plot import read_metrics, terminal_chart, write_svg
+from .train_card import CardFacts, write_card
+from .train_display import PlainLines, live_display
 
-FLAGS = (
-    "preset",
-    "block_size",
-    "n_embd",
-    "n_layer",
-    "n_head",
-    "batch_size",
-    "eval_interval",
-    "eval_iters",
-    "warmup_iters",
-    "max_iters",
-    "threads",
-    "lr",
-    "dropout",
-    "max_minutes",
-    "val_fraction",
-    "weight_decay",
-    "seed",
-    "device",
-    "resume",
-)
+STOPPED = 130
+FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    if not args.data or not args.out:
+        raise UserError("train needs --data CORPUS and --out MODEL.safetensors (or --plot METRICS.jsonl)")
+    given = {k: getattr(args, k) for k in FIELDS if getattr(args, k, None) is not None}
+    return TrainConfig(**given)
 
 
 def run(args: argparse.Namespace) -> int:
-    given = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
-    cfg = TrainConfig(data=args.data, out=args.out, **given)
+    if args.plot:
+        return plot(Path(args.plot))
+    cfg = config_from_args(args)
+    if args.nproc is not None:
+        from .train_launch import launch
+
+        return launch(cfg, args.nproc, args.quiet)
+    if not world_from_env().is_main:
+        return _train_silently(cfg)
+    return _train(cfg, quiet=args.quiet)
+
+
+def _train_silently(cfg: TrainConfig) -> int:
+    """Ranks other than 0: rank 0 prints every error (they are the same everywhere)."""
+    trainer = None
+    try:
+        trainer = Trainer(cfg)
+        install_signal_handlers(trainer)
+        trainer.run()
+    except UserError:
+        return 2
+    finally:
+        if trainer is not None:
+            trainer.close()
+    return STOPPED if trainer.stop_requested else 0
+
+
+def _train(cfg: TrainConfig, quiet: bool) -> int:
     console = Console(stderr=True)
     trainer = Trainer(cfg)
-    install_signal_handlers(trainer)
-    m = trainer.mcfg
-    console.print(
-        f"training {m.n_layer} layers x {m.n_embd} wide x {m.n_head} heads, block {m.block_size}, "
-        f"vocab {m.vocab_size}: {trainer.model.num_params():,} parameters on {trainer.device}, "
-        f"{len(trainer.train_data):,} train / {len(trainer.val_data):,} val characters"
-        + (f"; resuming at iteration {trainer.iter}" if cfg.resume else "")
-    )
-    if console.is_terminal:
-        _run_with_bar(trainer, console)
-    else:
-        trainer.report = _line_reporter(console)
-        trainer.run()
-    console.print(f"best val loss {trainer.best_val:.4f} nats/char; model: {trainer.out}")
+    last_eval: list[Progress] = []
+    try:
+        install_signal_handlers(trainer)
+        console.print(_header(trainer), highlight=False, markup=False, soft_wrap=True)
+
+        def remember(p: Progress, show: Callable[[Progress], None]) -> None:
+            if p.val_loss is not None:
+                last_eval[:] = [p]
+            show(p)
+
+        if console.is_terminal and not quiet:
+            with live_display(console) as show:
+                trainer.report = lambda p: remember(p, show)
+                trainer.run()
+        else:
+            plain = PlainLines(console)
+            trainer.report = lambda p: remember(p, plain)
+            trainer.run()
+    except PeerFailed:
+        return 2  # cannot happen on rank 0; kept so a stray one never prints a second line
+    finally:
+        trainer.close()
+    _finish(trainer, console, last_eval[0] if last_eval else None)
     if trainer.stop_requested:
-        console.print(f"stopped at iteration {trainer.iter}; continue with the same command plus --resume")
-        return 130
+        console.print(
+            f"stopped at iteration {trainer.iter}; continue with the same command plus --resume", highlight=False
+        )
+        return STOPPED
     return 0
 
 
-def _line_reporter(console: Console):
-    last = [0.0]
-
-    def report(p: Step) -> None:
-        # One line per eval, and at most one every 30 s between evals, so a log file stays readable.
-        if p.val_loss is None and time.monotonic() - last[0] < 30:
-            return
-        last[0] = time.monotonic()
-        val = f" val {p.val_loss:.4f}" if p.val_loss is not None else ""
-        console.print(
-            f"iter {p.iter} train {p.train_loss:.4f}{val} lr {p.lr:.2e} {p.tokens_per_s:,.0f} tok/s "
-            f"{p.elapsed_s / 60:.1f} min {p.fraction * 100:.1f}%",
-            highlight=False,
-        )
-        sys.stderr.flush()
-
-    return report
-
-
-def _run_with_bar(trainer: Trainer, console: Console) -> None:
-    columns = (
-        TextColumn("[bold]iter {task.fields[iter]}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TextColumn("train {task.fields[train]}  val {task.fields[val]}  {task.fields[rate]} tok/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+def _header(t: Trainer) -> str:
+    m = t.mcfg
+    procs = f"{t.world.size} processes × " if t.world.distributed else ""
+    return (
+        f"training {m.n_layer} layer{'s' if m.n_layer > 1 else ''} x {m.n_embd} wide x {m.n_head} heads, "
+        f"block {m.block_size}, "
+        f"vocab {m.vocab_size}: {t.model.num_params():,} parameters on {procs}{t.device} ({t.precision.name}), "
+        f"batch {t.cfg.batch_size} x {t.grad_accum} micro-batches, "
+        f"{len(t.train_data):,} train / {len(t.val_data):,} val characters"
+        + (f"; resuming at iteration {t.iter}" if t.cfg.resume else "")
     )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task("train", total=1.0, iter=trainer.iter, train="-", val="-", rate="-")
-        best = ["-"]
 
-        def report(p: Step) -> None:
-            if p.val_loss is not None:
-                best[0] = f"{p.val_loss:.4f}"
-                bar.console.print(f"iter {p.iter}: train {p.train_loss:.4f}, val {p.val_loss:.4f}")
-            bar.update(
-                task,
-                completed=p.fraction,
-                iter=p.iter,
-                train=f"{p.train_loss:.4f}",
-                val=best[0],
-                rate=f"{p.tokens_per_s:,.0f}",
-            )
 
-        trainer.report = report
-        trainer.run()
+def _finish(trainer: Trainer, console: Console, last_eval: Progress | None) -> None:
+    """The loss curve and model card next to the model, and where everything is."""
+    if not trainer.out.exists() or trainer.best_val == float("inf"):
+        return
+    curve = read_metrics(metrics_path(trainer.out))
+    svg = write_svg(curve, plot_path(trainer.out), title=trainer.out.name)
+    sample = last_eval.sample if last_eval else None
+    card = write_card(trainer, CardFacts(curve, svg, sample))
+    console.print(
+        f"best val loss {trainer.best_val:.4f} nats/char; model: {trainer.out}\n"
+        f"loss curve: {svg}; model card: {card}; metrics: {metrics_path(trainer.out)}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def plot(path: Path) -> int:
+    """Redraw a run's curve: in the terminal (stdout), and as loss.svg next to the metrics."""
+    curve = read_metrics(path)
+    console = Console()
+    height = max(10, min(30, console.size.height - 4)) if console.is_terminal else 20
+    console.print(Text.from_ansi(terminal_chart(curve, console.width, height, color=console.is_terminal)))
+    last = curve.val[-1] if curve.val else None
+    note = f"; last val {last[1]:.4f} at iteration {last[0]:,}" if last else ""
+    skipped = f"; {curve.skipped} lines were not records" if curve.skipped else ""
+    svg = write_svg(curve, path.with_name(PLOT_NAME), title=path.parent.name or path.name)
+    Console(stderr=True).print(f"{len(curve.train):,} steps{note}{skipped}; wrote {svg}", highlight=False, markup=False)
+    return 0

@@ -1,0 +1,207 @@
+"""Data-parallel training under torchrun: 2 processes, gloo on the CPU, a tiny corpus, a few steps.
+
+Each torchrun start costs a few seconds (three Python processes importing torch on 2 cores), so
+one run feeds several checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from babygpt_tui.engine.checkpoint import load_checkpoint
+from babygpt_tui.engine.train import TrainConfig, Trainer, metrics_path, resume_path
+
+WORKER = Path(__file__).with_name("ddp_worker.py")
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+DIMS = dict(
+    preset="tiny",
+    block_size=16,
+    n_embd=32,
+    n_layer=1,
+    n_head=2,
+    batch_size=8,
+    dropout=0.0,
+    lr=3e-3,
+    warmup_iters=5,
+    eval_iters=2,
+    val_fraction=0.25,
+    device="cpu",
+    threads=1,
+    sample_chars=20,
+)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, tiny_corpus: str) -> Path:
+    path = tmp_path / "ci.txt"
+    path.write_text(tiny_corpus * 3, encoding="utf-8")
+    return path
+
+
+def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in metrics_path(out).read_text(encoding="utf-8").splitlines()]
+
+
+def test_two_processes_stay_identical_rank_0_alone_writes_and_one_process_resumes(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp" / "m.safetensors"
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    settings = dict(DIMS, data=str(corpus), out=str(out), max_iters=20, eval_interval=10, grad_accum=2)
+    done = torchrun(str(WORKER), json.dumps(settings), str(trace))
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    ranks = [json.loads((trace / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["rank"] for r in ranks] == [0, 1] and {r["world_size"] for r in ranks} == {2}
+    # The parameters are the same on both ranks after every step.
+    steps0, steps1 = ranks[0]["steps"], ranks[1]["steps"]
+    assert [s["iter"] for s in steps0] == [s["iter"] for s in steps1] == list(range(1, 21))
+    assert [s["digest"] for s in steps0] == [s["digest"] for s in steps1]
+    assert len({s["digest"] for s in steps0}) == 20  # and they did change every step
+    # Rank 0 alone wrote the checkpoint, its resume state and the metrics.
+    assert ranks[1]["written"] == []
+    assert set(ranks[0]["written"]) == {str(out), str(resume_path(out)), str(metrics_path(out))}
+    assert load_checkpoint(out).model.config.n_embd == 32
+    logged = records(out)
+    assert [r["iter"] for r in logged] == [10, 20]  # once per step: one writer
+    assert logged[-1]["train_loss"] < logged[0]["train_loss"]
+    assert logged[-1]["val_loss"] < logged[0]["val_loss"]
+
+    # The effective batch does not depend on the process count: one process with the same
+    # --grad-accum draws the same micro-batches and follows the same curve.
+    alone_out = tmp_path / "alone" / "m.safetensors"
+    alone = Trainer(TrainConfig(**{**settings, "out": str(alone_out)}))  # type: ignore[arg-type]
+    alone.run()
+    for a, b in zip(records(alone_out), logged, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], abs=2e-3)
+
+    # One process resumes the two-process run from its saved step and carries on.
+    resumed = Trainer(TrainConfig(**{**settings, "max_iters": 30, "resume": True}))  # type: ignore[arg-type]
+    assert resumed.world.size == 1 and resumed.iter == 20 and resumed.grad_accum == 2
+    resumed.run()
+    assert resumed.iter == 30
+    logged = records(out)
+    assert [r["iter"] for r in logged] == [10, 20, 30]
+    assert logged[-1]["val_loss"] < logged[1]["val_loss"]
+
+
+CLI_TINY = [
+    "--preset",
+    "tiny",
+    "--block-size",
+    "16",
+    "--n-embd",
+    "16",
+    "--n-layer",
+    "1",
+    "--n-head",
+    "2",
+    "--batch-size",
+    "4",
+    "--eval-iters",
+    "1",
+    "--val-fraction",
+    "0.25",
+    "--device",
+    "cpu",
+    "--sample-chars",
+    "10",
+]
+
+
+def cli(*args: str, **kw) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "babygpt_tui", "train", *args],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # As a terminal would: SIGINT at its default (a background job starts with it ignored).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **kw,
+    )
+
+
+def test_nproc_launches_torchrun_and_only_rank_0_prints(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    proc = cli(
+        "--data",
+        str(corpus),
+        "--out",
+        str(out),
+        *CLI_TINY,
+        "--max-iters",
+        "20",
+        "--eval-interval",
+        "10",
+        "--nproc",
+        "2",
+    )
+    _, err_bytes = proc.communicate(timeout=240)
+    err = err_bytes.decode()
+    assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err and "Warning" not in err
+    assert err.count("training 1 layer x 16 wide") == 1 and "2 processes" in err
+    assert err.count("iter 10/20") == 1 and err.count("iter 20/20") == 1  # one printer
+    assert [r["iter"] for r in records(out)] == [10, 20]
+    assert (tmp_path / "loss.svg").read_bytes().startswith(b"<?xml")
+    assert "![training and validation loss](loss.svg)" in (tmp_path / "m.md").read_text(encoding="utf-8")
+
+
+def test_nproc_error_is_one_line_from_rank_0(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    proc = cli("--data", str(corpus), "--out", str(out), *CLI_TINY, "--max-iters", "4", "--nproc", "2", "--resume")
+    _, err_bytes = proc.communicate(timeout=240)
+    err = err_bytes.decode().strip()
+    assert proc.returncode == 2
+    assert err.splitlines() == [
+        f"babygpt-tui: error: {resume_path(out)}: nothing to resume (no resume file next to "
+        "--out); drop --resume to start fresh"
+    ]
+
+
+def test_ctrl_c_stops_every_process_at_one_step_and_rank_0_saves(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    args = ["--data", str(corpus), "--out", str(out), *CLI_TINY, "--max-iters", "100000", "--eval-interval", "100000"]
+    proc = cli(*args, "--nproc", "2")
+    deadline = time.monotonic() + 120
+    while not (metrics_path(out).exists() and metrics_path(out).stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the run is going: a metrics line is written every 10 steps
+    assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+    proc.send_signal(signal.SIGINT)
+    _, err_bytes = proc.communicate(timeout=120)
+    err = err_bytes.decode()
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "--resume" in err, err
+    stopped_at = int(err.split("stopped at iteration ")[1].split(";")[0])
+    state_iter = Trainer(
+        TrainConfig(
+            data=str(corpus),
+            out=str(out),
+            preset="tiny",
+            block_size=16,
+            n_embd=16,
+            n_layer=1,
+            n_head=2,
+            max_iters=100000,
+            val_fraction=0.25,
+            device="cpu",
+            resume=True,
+        )
+    ).iter
+    assert state_iter == stopped_at > 0
