@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ..errors import UserError
 
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#d62728"  # blue and red, in the terminal and the SVG alike
 TERMINAL_COLORS = ("blue+", "red+")  # plotext's names for the two series
+INLINE_SCRIPT = re.compile(rb"<script[^>]*>.*?</script>", re.DOTALL)
 MAX_RECORDS = 10_000_000  # far past any run; a bigger file is not metrics
 
 
@@ -134,8 +136,10 @@ def svg_chart(curve: LossCurve, title: str) -> bytes:
     )
     chart.add("train", curve.train)
     chart.add("validation", curve.val, show_dots=True, dots_size=3)
+    # pygal inlines its tooltip configuration as a <script> even with js=[]: a loss curve is a
+    # picture, and a script in an SVG is what README renderers and viewers refuse.
     svg: bytes = chart.render()
-    return svg
+    return INLINE_SCRIPT.sub(b"", svg)
 
 
 def write_svg(curve: LossCurve, path: Path, title: str) -> Path:

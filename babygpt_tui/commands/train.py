@@ -130,7 +130,7 @@ def plot(path: Path) -> int:
     curve = read_metrics(path)
     console = Console()
     height = max(10, min(30, console.size.height - 4)) if console.is_terminal else 20
-    console.print(Text.from_ansi(terminal_chart(curve, console.width, height, color=console.is_terminal)))
+    console.print(Text.from_ansi(terminal_chart(curve, console.width, height, color=console.is_terminal).rstrip("\n")))
     last = curve.val[-1] if curve.val else None
     note = f"; last val {last[1]:.4f} at iteration {last[0]:,}" if last else ""
     skipped = f"; {curve.skipped} lines were not records" if curve.skipped else ""

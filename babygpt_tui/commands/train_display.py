@@ -23,6 +23,7 @@ from ..engine.train import Progress
 from .loss_plot import LossCurve, terminal_chart
 
 PLAIN_EVERY_S = 30.0
+COMPACT_BELOW = 90  # columns: a narrower status line leaves out the best loss and the lr
 # Control characters a model trained on an odd corpus might sample (ESC would drive the terminal).
 CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
@@ -42,12 +43,14 @@ def eta(p: Progress) -> str:
     return clock(p.elapsed_s * (1 - p.fraction) / p.fraction) if p.fraction > 0 else "-:--:--"
 
 
-def summary(p: Progress) -> str:
-    """train 3.2154  val 3.3012 (best 3.2950)  12,345 tok/s  mfu 3.1%  lr 9.8e-04"""
+def summary(p: Progress, compact: bool = False) -> str:
+    """train 3.2154  val 3.3012 (best 3.2950)  12,345 tok/s  mfu 3.1%  lr 9.8e-04
+    (`compact`, for narrow terminals: without best and lr)."""
     val = f"  val {p.val_loss:.4f}" if p.val_loss is not None else ""
-    best = f" (best {p.best_val:.4f})" if p.best_val < float("inf") else ""
+    best = f" (best {p.best_val:.4f})" if p.best_val < float("inf") and not compact else ""
     mfu = f"  mfu {p.mfu * 100:.1f}%" if p.mfu is not None else ""
-    return f"train {p.train_loss:.4f}{val}{best}  {p.tokens_per_s:,.0f} tok/s{mfu}  lr {p.lr:.2e}"
+    lr = "" if compact else f"  lr {p.lr:.2e}"
+    return f"train {p.train_loss:.4f}{val}{best}  {p.tokens_per_s:,.0f} tok/s{mfu}{lr}"
 
 
 def step_label(p: Progress) -> str:
@@ -98,7 +101,7 @@ class LiveView:
     def _chart_text(self, width: int) -> Text:
         key = (width, self.chart_height(), len(self.curve.train), len(self.curve.val))
         if self._chart is None or self._chart[0] != key:
-            self._chart = (key, Text.from_ansi(terminal_chart(self.curve, width, key[1])))
+            self._chart = (key, Text.from_ansi(terminal_chart(self.curve, width, key[1]).rstrip("\n")))
         return self._chart[1]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -119,7 +122,7 @@ class LiveView:
             f"{p.fraction * 100:5.1f}%  {clock(p.elapsed_s)}  ETA {eta(p)}",
         )
         yield bar
-        yield Text(summary(p), no_wrap=True, overflow="ellipsis")
+        yield Text(summary(p, compact=width < COMPACT_BELOW), no_wrap=True, overflow="ellipsis")
 
 
 @contextlib.contextmanager

@@ -1,10 +1,6 @@
 """The training loop: AdamW with warm-up + cosine decay, gradient clipping and accumulation,
 mixed precision, a poem-level validation split, and resumable state written at every eval.
-
-Batches: micro-batch `g` of step `i` is drawn from a seed derived from (seed, i, g), and with N
-processes rank r draws micro-batches r*K/N ... (r+1)*K/N - 1 of the K per step. So every rank
-samples its own batches, the effective batch is K micro-batches whatever N is, and a resumed run
-draws exactly the batches an uninterrupted one would have — with any number of processes.
+How batches are drawn (and why a resume with another process count is exact): batches.py.
 
 The learning-rate schedule runs over `max_iters` or, with a time budget, over wall time, so a
 "train for 2 hours" run still decays to its minimum at the end.
@@ -13,12 +9,10 @@ The learning-rate schedule runs over `max_iters` or, with a time budget, over wa
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,52 +22,18 @@ from ..data import read_corpus, train_val_split
 from ..device import resolve_device
 from ..errors import DataError
 from ..model import BabyGPT
-from ..score import score_ids
 from ..tokenizer import CharTokenizer
 from . import world as worlds
+from .batches import derive_seed, draw_batch, loss_of, lr_at, validation_loss
 from .config import TrainConfig
 from .files import as_os_error, check_out, metrics_path, resume_path, write_error
 from .metrics import MetricsLog
 from .precision import make_optimizer, maybe_compile, measure_peak_flops, resolve_precision, train_flops_per_token
-from .resume import ResumeState, read_resume, restore_optimizer, write_resume
+from .progress import Progress, diverged
+from .resume import ResumeState, grad_accum_for, read_resume, restore_optimizer, write_resume
 from .sample import default_prompt, sample_text
 
 LOG_EVERY = 10  # steps between progress reports / metrics lines
-
-
-class Diverged(DataError):
-    """The loss became inf or NaN: stop before anything non-finite is saved."""
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """What the display shows after each logged step (rank 0 only)."""
-
-    iter: int
-    max_iters: int | None
-    train_loss: float
-    val_loss: float | None  # at evals
-    best_val: float
-    lr: float
-    tokens_per_s: float
-    mfu: float | None  # fraction of the device's measured matmul peak
-    elapsed_s: float
-    fraction: float  # of the schedule done, 0..1
-    sample: str | None = None  # at evals: the fixed prompt and what the model wrote after it
-    saved: bool = False  # the model file was written at this eval (validation improved)
-
-
-def loss_of(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    _, loss = module(x, y)
-    if not isinstance(loss, torch.Tensor):  # forward with targets always returns the loss
-        raise TypeError(f"{type(module).__name__}.forward returned no loss")
-    return loss
-
-
-def derive_seed(*parts: int | str) -> int:
-    """A 63-bit seed from the run's seed and a position (step, micro-batch, purpose)."""
-    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
 
 
 class Trainer:
@@ -105,8 +65,8 @@ class Trainer:
         if len(self.val_data) < 2:
             raise DataError(f"{cfg.data}: validation split is too short to measure a loss; use more text")
         self.out = check_out(Path(cfg.out), cfg.resume)
-        saved = self._read_resume() if cfg.resume else None
-        self.grad_accum = self._grad_accum(saved)
+        saved = read_resume(resume_path(self.out), self.mcfg, self.tokenizer.chars) if cfg.resume else None
+        self.grad_accum = grad_accum_for(cfg.grad_accum, saved, self.world.size)
         # Everything above fails the same way on every rank (rank 0 prints it); join only now.
         self.sync = worlds.join(self.world, self.device)
         self.metrics = MetricsLog(metrics_path(self.out))
@@ -134,28 +94,6 @@ class Trainer:
 
     # -- setup
 
-    def _read_resume(self) -> ResumeState:
-        path = resume_path(self.out)
-        state = read_resume(path)
-        if replace(state.model_config, dropout=self.mcfg.dropout) != self.mcfg:
-            raise DataError(
-                f"{path}: was trained with other dimensions ({state.model_config}); use the same flags to resume"
-            )
-        if state.vocab != self.tokenizer.chars:
-            raise DataError(f"{path}: was trained on a corpus with another vocabulary; use the same --data")
-        return state
-
-    def _grad_accum(self, saved: ResumeState | None) -> int:
-        given = self.cfg.grad_accum
-        k = given or (saved.grad_accum if saved and saved.grad_accum else None) or self.world.size
-        if k % self.world.size:
-            why = "" if given else f" (the resumed run used {k}; keep the effective batch with --grad-accum)"
-            raise DataError(
-                f"--grad-accum {k} is not a multiple of the {self.world.size} processes{why}; "
-                f"use --grad-accum {-(-k // self.world.size) * self.world.size} or another process count"
-            )
-        return k
-
     def _restore(self, saved: ResumeState) -> None:
         path = resume_path(self.out)
         try:
@@ -170,6 +108,12 @@ class Trainer:
 
     # -- schedule and batches
 
+    def lr_now(self) -> float:
+        return lr_at(self.cfg, self.iter, self.fraction_done())
+
+    def batch(self, data: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return draw_batch(data, self.mcfg.block_size, self.cfg.batch_size, gen, self.device)
+
     def fraction_done(self) -> float:
         parts = []
         if self.cfg.max_iters:
@@ -178,40 +122,13 @@ class Trainer:
             parts.append(self.elapsed / (self.cfg.max_minutes * 60))
         return min(1.0, max(parts))
 
-    def lr_now(self) -> float:
-        cfg = self.cfg
-        if self.iter < cfg.warmup_iters:
-            return cfg.lr * (self.iter + 1) / cfg.warmup_iters
-        cosine = 0.5 * (1 + math.cos(math.pi * self.fraction_done()))
-        return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * cosine)
-
-    def batch(self, data: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        block = self.mcfg.block_size
-        ix = torch.randint(len(data) - block, (self.cfg.batch_size,), generator=gen)
-        x = torch.stack([data[i : i + block] for i in ix])
-        y = torch.stack([data[i + 1 : i + block + 1] for i in ix])
-        return x.to(self.device), y.to(self.device)
-
     @property
     def tokens_per_step(self) -> int:
         return self.cfg.batch_size * self.mcfg.block_size * self.grad_accum
 
-    @torch.no_grad()
     def estimate_val(self) -> float:
-        """Mean loss on the same random validation windows every time (a fixed seed), so
-        successive evals are comparable."""
-        self.model.eval()
-        try:
-            if len(self.val_data) > self.mcfg.block_size:
-                gen = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "val"))
-                losses = []
-                for _ in range(self.cfg.eval_iters):
-                    with self.precision.autocast():
-                        losses.append(float(loss_of(self.model, *self.batch(self.val_data, gen))))
-                return sum(losses) / len(losses)
-            return score_ids(self.model, self.val_ids).nll
-        finally:
-            self.model.train()
+        with self.precision.autocast():
+            return validation_loss(self.model, self.val_data, self.cfg.eval_iters, self.cfg.batch_size, self.cfg.seed)
 
     # -- the loop
 
@@ -274,25 +191,18 @@ class Trainer:
                 _, _, loss = self.sync.step(False, self.elapsed, float(loss_t))
             if loss is None:
                 continue
-            self._check_finite("training", loss, lr)
+            if not math.isfinite(loss):
+                raise diverged("training", loss, lr, self.iter, self.saved_iter)
             now = time.perf_counter()
             rate = window_tokens / max(now - window_t, 1e-9)
             self.sync.on_main(functools.partial(self._log, loss, lr, rate, at_eval))
             window_t, window_tokens = time.perf_counter(), 0
         return self.out
 
-    def _check_finite(self, which: str, loss: float, lr: float) -> None:
-        if math.isfinite(loss):
-            return
-        saved = f"the last saved state is at iteration {self.saved_iter}" if self.saved_iter else "nothing was saved"
-        raise Diverged(
-            f"iteration {self.iter}: the {which} loss is {loss} (not finite): the run diverged and stopped; "
-            f"{saved}. Start again with a lower --lr (this step's was {lr:.3g}) or more --warmup-iters"
-        )
-
     def _checked_val(self, lr: float) -> float:
         val = self.estimate_val()
-        self._check_finite("validation", val, lr)
+        if not math.isfinite(val):
+            raise diverged("validation", val, lr, self.iter, self.saved_iter)
         return val
 
     def _log(self, loss: float, lr: float, rate: float, at_eval: bool) -> None:

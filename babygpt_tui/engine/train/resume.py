@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,31 @@ def write_resume(path: Path, state: ResumeState, world_size: int, saved_iter: in
         raise write_error(path, e, saved_iter) from None
 
 
-def read_resume(path: Path) -> ResumeState:
+def read_resume(path: Path, model_config: ModelConfig, vocab: list[str]) -> ResumeState:
+    """The resume state at `path`, checked to fit a run of `model_config` over `vocab`."""
+    state = load_resume(path)
+    if replace(state.model_config, dropout=model_config.dropout) != model_config:
+        raise DataError(
+            f"{path}: was trained with other dimensions ({state.model_config}); use the same flags to resume"
+        )
+    if state.vocab != vocab:
+        raise DataError(f"{path}: was trained on a corpus with another vocabulary; use the same --data")
+    return state
+
+
+def grad_accum_for(given: int | None, saved: ResumeState | None, world_size: int) -> int:
+    """Micro-batches per step: as given, else what the resumed run used, else one per process."""
+    k = given or (saved.grad_accum if saved and saved.grad_accum else None) or world_size
+    if k % world_size:
+        why = "" if given else f" (the resumed run used {k}; keep the effective batch with --grad-accum)"
+        raise DataError(
+            f"--grad-accum {k} is not a multiple of the {world_size} processes{why}; "
+            f"use --grad-accum {-(-k // world_size) * world_size} or another process count"
+        )
+    return k
+
+
+def load_resume(path: Path) -> ResumeState:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # a damaged or hostile file is the user's problem to fix, not a bug
