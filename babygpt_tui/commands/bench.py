@@ -2,7 +2,8 @@
 
 - engine (default): decode/prefill speed of the engine against the original loop, HF and the floor;
 - tui: the TUI's decode rate against the bare engine, slider latency and cold start;
-- floor: the memory-bandwidth floor of the reference model alone.
+- floor: the memory-bandwidth floor of the reference model alone;
+- train: training tokens/s of 1 process vs 2 data-parallel processes (bench/train_ddp.py).
 
 Each is also `python -m babygpt_tui.bench.<suite|tui|floor>`. Knob for tests and quick looks:
 BABYGPT_TUI_BENCH_REFERENCE (or --reference) sets the random-weight model's size ("off" skips it),
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 REFERENCE_ENV = "BABYGPT_TUI_BENCH_REFERENCE"
 PIPE_WIDTH = 150
-BENCHMARKS = ("engine", "tui", "floor", "serve")  # `babygpt-tui bench WHAT`
+BENCHMARKS = ("engine", "tui", "floor", "serve", "train")  # `babygpt-tui bench WHAT`
 
 
 def parse_reference(spec: str | None) -> ModelConfig | None:
@@ -100,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         return run_floor(args)
     if what == "serve":
         return run_serve(args)
+    if what == "train":  # training tokens/s, 1 vs 2 processes: its own module
+        from ..bench.train_ddp import main as train_bench
+
+        return train_bench(bool(args.quick), getattr(args, "json", None))
     return run_engine(args)
 
 

@@ -1,0 +1,49 @@
+"""`babygpt-tui bench train`: the three training runs happen and the report adds up; no timing
+assertions (speed belongs to the benchmark's numbers, not to a test)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from babygpt_tui.bench import train_ddp
+
+
+def test_train_bench_runs_one_and_two_processes(
+    tmp_path: Path, tiny_corpus: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = tmp_path / "ci.txt"
+    corpus.write_text(tiny_corpus * 3, encoding="utf-8")
+    monkeypatch.setattr(
+        train_ddp,
+        "QUICK",
+        (
+            [
+                "--preset",
+                "tiny",
+                "--block-size",
+                "16",
+                "--n-embd",
+                "16",
+                "--n-layer",
+                "1",
+                "--n-head",
+                "2",
+                "--batch-size",
+                "4",
+                "--val-fraction",
+                "0.25",
+            ],
+            20,
+        ),
+    )
+    assert train_ddp.main(quick=True, json_dest="-", data=str(corpus)) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert [r["processes"] for r in doc["runs"]] == [1, 1, 2]
+    assert all(r["tokens_per_s"] > 0 and r["windows"] >= 1 for r in doc["runs"])
+    ddp, whole = doc["runs"][2], doc["runs"][0]
+    assert doc["ratio_ddp_vs_one_process"] == pytest.approx(ddp["tokens_per_s"] / whole["tokens_per_s"], rel=1e-2)
+    assert "processes" in err and "all-reduce" in err
