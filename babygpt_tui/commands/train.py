@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from ..engine.train import PeerFailed, Progress, TrainConfig, Trainer, install_signal_handlers, world_from_env
+from ..engine.train import Progress, TrainConfig, Trainer, install_signal_handlers, world_from_env
 from ..engine.train.files import PLOT_NAME, metrics_path, plot_path
 from ..errors import UserError
 from .loss_plot import read_metrics, terminal_chart, write_svg
@@ -82,8 +82,6 @@ def _train(cfg: TrainConfig, quiet: bool) -> int:
             plain = PlainLines(console)
             trainer.report = lambda p: remember(p, plain)
             trainer.run()
-    except PeerFailed:
-        return 2  # cannot happen on rank 0; kept so a stray one never prints a second line
     finally:
         trainer.close()
     _finish(trainer, console, last_eval[0] if last_eval else None)

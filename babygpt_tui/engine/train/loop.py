@@ -20,7 +20,7 @@ import torch
 from ..checkpoint import save_checkpoint
 from ..data import read_corpus, train_val_split
 from ..device import resolve_device
-from ..errors import DataError
+from ..errors import DataError, EngineError
 from ..model import BabyGPT
 from ..tokenizer import CharTokenizer
 from . import world as worlds
@@ -43,7 +43,27 @@ class Trainer:
         self.after_step: Callable[[Trainer], None] | None = None  # every rank, after every step
         self.written: set[Path] = set()  # files this process wrote
         self.world = worlds.world_from_env()
-        self.device = worlds.rank_device(self.world, resolve_device(cfg.device))
+        failed: EngineError | None = None
+        try:
+            self.device = worlds.rank_device(self.world, resolve_device(cfg.device))
+        except EngineError as e:
+            self.device, failed = torch.device("cpu"), e
+        # Every rank joins before anything else can fail, and all agree on whether setup worked:
+        # a rank that failed alone and exited would get rank 0 (which prints) killed unheard.
+        self.sync = worlds.join(self.world, self.device)
+        saved = self.sync.together(self._setup, failed)
+        self.metrics = MetricsLog(metrics_path(self.out))
+        self.sync.on_main(lambda: self.metrics.rewind(saved.iter) if saved else self.metrics.start_fresh())
+        self.ddp = worlds.wrap(self.model, self.world, self.device)
+        self.step_module = maybe_compile(self.ddp, cfg.compile)
+        self.flops_per_token = train_flops_per_token(self.model)
+        self.peak_flops: float | None = None
+
+    # -- setup
+
+    def _setup(self) -> ResumeState | None:
+        """Data, output path, model, optimizer and resumed state; the resume state, if any."""
+        cfg = self.cfg
         self.precision = resolve_precision(cfg.dtype, self.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -52,8 +72,7 @@ class Trainer:
         train_text, val_text = train_val_split(text, cfg.val_fraction, cfg.seed)
         enc = self.tokenizer.encode
         self.train_data = torch.tensor(enc(train_text).ids, dtype=torch.long)
-        self.val_ids = enc(val_text).ids
-        self.val_data = torch.tensor(self.val_ids, dtype=torch.long)
+        self.val_data = torch.tensor(enc(val_text).ids, dtype=torch.long)
         self.sample_prompt = cfg.sample_prompt if cfg.sample_prompt is not None else default_prompt(text)
         self.mcfg = cfg.model_config(self.tokenizer.vocab_size)
         block = self.mcfg.block_size
@@ -67,11 +86,6 @@ class Trainer:
         self.out = check_out(Path(cfg.out), cfg.resume)
         saved = read_resume(resume_path(self.out), self.mcfg, self.tokenizer.chars) if cfg.resume else None
         self.grad_accum = grad_accum_for(cfg.grad_accum, saved, self.world.size)
-        # Everything above fails the same way on every rank (rank 0 prints it); join only now.
-        self.sync = worlds.join(self.world, self.device)
-        self.metrics = MetricsLog(metrics_path(self.out))
-        self.sync.on_main(lambda: self.metrics.rewind(saved.iter) if saved else self.metrics.start_fresh())
-
         torch.manual_seed(derive_seed(cfg.seed, "init"))
         self.model = BabyGPT(self.mcfg)
         self.model.init_weights(cfg.seed)
@@ -87,12 +101,7 @@ class Trainer:
         self.stop_requested = False
         if saved is not None:
             self._restore(saved)
-        self.ddp = worlds.wrap(self.model, self.world, self.device)
-        self.step_module = maybe_compile(self.ddp, cfg.compile)
-        self.flops_per_token = train_flops_per_token(self.model)
-        self.peak_flops: float | None = None
-
-    # -- setup
+        return saved
 
     def _restore(self, saved: ResumeState) -> None:
         path = resume_path(self.out)

@@ -21,14 +21,14 @@ from typing import TypeVar
 import torch
 import torch.distributed as dist
 
-from ..errors import DataError, DeviceError
+from ..errors import DataError, DeviceError, EngineError
 from ..model import BabyGPT
 
 T = TypeVar("T")
 
 
-class PeerFailed(DataError):
-    """Rank 0 stopped with an error it has already printed; the other ranks exit quietly."""
+class PeerFailed(EngineError):
+    """Another rank stopped with an error (rank 0 prints its own); this one exits quietly."""
 
 
 @dataclass(frozen=True)
@@ -153,15 +153,33 @@ class Sync:
         stop_all, elapsed_main, loss_sum = t.tolist()
         return stop_all > 0, elapsed_main, None if loss is None else loss_sum / self.world.size
 
+    def together(self, fn: Callable[[], T], failed: EngineError | None = None) -> T:
+        """Run `fn` on every rank (unless this one has `failed` already) and agree on the outcome:
+        if any rank failed, each raises its own error, or PeerFailed if it had none."""
+        outcome: tuple[T] | None = None
+        if failed is None:
+            try:
+                outcome = (fn(),)
+            except EngineError as e:
+                failed = e
+        if self.world.distributed:
+            flag = torch.tensor([0.0 if failed is None else 1.0])
+            dist.all_reduce(flag, group=self.group)
+            if flag.item() and failed is None:
+                raise PeerFailed("another training process stopped with an error (its message is above)")
+        if failed is not None or outcome is None:
+            raise failed or PeerFailed("setup did not finish")
+        return outcome[0]
+
     def on_main(self, fn: Callable[[], T]) -> T | None:
-        """Run `fn` on rank 0 only; if it raises a DataError there, every rank stops (rank 0 with
-        the error, the others with PeerFailed)."""
+        """Run `fn` on rank 0 only; if it raises an EngineError there, every rank stops (rank 0
+        with the error, the others with PeerFailed)."""
         result: T | None = None
-        error: DataError | None = None
+        error: EngineError | None = None
         if self.world.is_main:
             try:
                 result = fn()
-            except DataError as e:
+            except EngineError as e:
                 error = e
         if self.world.distributed:
             flag = torch.tensor([0.0 if error is None else 1.0])
