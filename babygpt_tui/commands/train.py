@@ -18,7 +18,7 @@ from rich.text import Text
 from ..engine.train import Progress, TrainConfig, Trainer, install_signal_handlers, world_from_env
 from ..engine.train.files import PLOT_NAME, metrics_path, plot_path
 from ..errors import UserError
-from .loss_plot import read_metrics, terminal_chart, write_svg
+from .loss_plot import LossCurve, MetricsError, read_metrics, terminal_chart, write_svg
 from .train_card import CardFacts, write_card
 from .train_display import PlainLines, live_display
 
@@ -75,7 +75,7 @@ def _train(cfg: TrainConfig, quiet: bool) -> int:
             show(p)
 
         if console.is_terminal and not quiet:
-            with live_display(console) as show:
+            with live_display(console, _earlier_curve(trainer)) as show:
                 trainer.report = lambda p: remember(p, show)
                 trainer.run()
         else:
@@ -87,10 +87,20 @@ def _train(cfg: TrainConfig, quiet: bool) -> int:
     _finish(trainer, console, last_eval[0] if last_eval else None)
     if trainer.stop_requested:
         console.print(
-            f"stopped at iteration {trainer.iter}; continue with the same command plus --resume", highlight=False
+            f"stopped at iteration {trainer.iter:,}; continue with the same command plus --resume", highlight=False
         )
         return STOPPED
     return 0
+
+
+def _earlier_curve(trainer: Trainer) -> LossCurve | None:
+    """On --resume, the curve so far (the metrics file was rewound to the resumed step)."""
+    if not trainer.cfg.resume or not trainer.iter:
+        return None
+    try:
+        return read_metrics(metrics_path(trainer.out))
+    except MetricsError:
+        return None  # no usable metrics: the chart starts at the resumed step
 
 
 def _header(t: Trainer) -> str:

@@ -78,9 +78,9 @@ class PlainLines:
 class LiveView:
     """The live chart and status lines; rebuilt at the terminal's current size on each refresh."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, earlier: LossCurve | None = None) -> None:
         self.console = console
-        self.curve = LossCurve()
+        self.curve = earlier or LossCurve()  # a resumed run's curve so far
         self.latest: Progress | None = None
         self._chart: tuple[tuple[int, int, int, int], Text] | None = None
 
@@ -94,7 +94,8 @@ class LiveView:
         if p.val_loss is not None:
             self.curve.val.append((p.iter, p.val_loss))
             saved = "  [green]saved[/]" if p.saved else ""
-            self.console.print(f"[bold]{step_label(p)}[/]  {summary(p)}{saved}", highlight=False)
+            compact = self.console.width < COMPACT_BELOW
+            self.console.print(f"[bold]{step_label(p)}[/]  {summary(p, compact)}{saved}", highlight=False)
             if p.sample is not None:
                 self.console.print(Text(f"  {visible(p.sample)}", style="dim"))
 
@@ -126,8 +127,8 @@ class LiveView:
 
 
 @contextlib.contextmanager
-def live_display(console: Console) -> Iterator[Callable[[Progress], None]]:
-    view = LiveView(console)
+def live_display(console: Console, earlier: LossCurve | None = None) -> Iterator[Callable[[Progress], None]]:
+    view = LiveView(console, earlier)
     with Live(view, console=console, refresh_per_second=2, transient=False, redirect_stdout=False) as live:
         view.console = live.console
         yield view.report

@@ -171,7 +171,7 @@ def test_nproc_prints_once_and_ctrl_c_stops_every_process_at_one_step_with_the_s
     assert logged == sorted(set(logged)) and logged[0] == 10
     assert (tmp_path / "loss.svg").read_bytes().startswith(b"<?xml")
     assert "![training and validation loss](loss.svg)" in (tmp_path / "m.md").read_text(encoding="utf-8")
-    stopped_at = int(err.split("stopped at iteration ")[1].split(";")[0])
+    stopped_at = int(err.split("stopped at iteration ")[1].split(";")[0].replace(",", ""))
     state_iter = Trainer(
         TrainConfig(
             data=str(corpus),
