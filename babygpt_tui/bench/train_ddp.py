@@ -36,6 +36,7 @@ from ..errors import UserError
 REPO_CORPUS = Path(__file__).resolve().parents[2] / "assets" / "data" / "songci.txt"
 # (preset flags, iterations): the full run trains the bundled model's size; --quick a tiny one
 FULL = (["--preset", "small", "--batch-size", "16"], 40)
+EFFICIENCY_GOAL = 0.8
 QUICK = (["--preset", "tiny", "--n-layer", "1", "--batch-size", "8"], 30)
 
 
@@ -92,13 +93,20 @@ def run_train_bench(
             progress(f"training: {label}")
             runs.append(run_one(label, corpus, n, threads, quick, Path(tmp)))
     whole, one_core, ddp = runs
+    efficiency = ddp.tokens_per_s / (processes * one_core.tokens_per_s)
     return {
         "corpus": corpus.name,
         "quick": quick,
         "cores": cores,
         "runs": [asdict(r) for r in runs],
         "ratio_ddp_vs_one_process": round(ddp.tokens_per_s / whole.tokens_per_s, 3),
-        "scaling_efficiency": round(ddp.tokens_per_s / (processes * one_core.tokens_per_s), 3),
+        "scaling_efficiency": round(efficiency, 3),
+        # What DDP itself costs: N processes of one core each against N times one such process.
+        "target": {
+            "name": f"{processes} processes reach >= {EFFICIENCY_GOAL:.0%} of {processes}x one single-thread process",
+            "value": round(efficiency, 3),
+            "met": efficiency >= EFFICIENCY_GOAL,
+        },
         "note": honest_note(cores, processes),
     }
 
@@ -130,6 +138,8 @@ def render(doc: dict[str, Any], console: Console) -> None:
         f"scaling efficiency vs one thread per process: {doc['scaling_efficiency'] * 100:.0f}%",
         highlight=False,
     )
+    target = doc["target"]
+    console.print(f"target: {target['name']}: {'PASS' if target['met'] else 'MISS'}", highlight=False)
     console.print(doc["note"], style="dim", highlight=False)
 
 

@@ -46,4 +46,5 @@ def test_train_bench_runs_one_and_two_processes(
     assert all(r["tokens_per_s"] > 0 and r["windows"] >= 1 for r in doc["runs"])
     ddp, whole = doc["runs"][2], doc["runs"][0]
     assert doc["ratio_ddp_vs_one_process"] == pytest.approx(ddp["tokens_per_s"] / whole["tokens_per_s"], rel=1e-2)
-    assert "processes" in err and "all-reduce" in err
+    assert doc["target"]["met"] == (doc["scaling_efficiency"] >= train_ddp.EFFICIENCY_GOAL)
+    assert "processes" in err and "all-reduce" in err and ("PASS" in err or "MISS" in err)
