@@ -99,7 +99,14 @@ class TrainConfig:
                 dims[key] = getattr(self, key)
         if dims["n_embd"] % dims["n_head"]:
             raise DataError(f"--n-embd {dims['n_embd']} must be divisible by --n-head {dims['n_head']}")
-        return ModelConfig(vocab_size=vocab_size, dropout=self.dropout, **dims)
+        return ModelConfig(
+            vocab_size=vocab_size,
+            block_size=dims["block_size"],
+            n_embd=dims["n_embd"],
+            n_layer=dims["n_layer"],
+            n_head=dims["n_head"],
+            dropout=self.dropout,
+        )
 
 
 def flag(field: str) -> str:
