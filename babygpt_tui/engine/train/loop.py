@@ -51,9 +51,15 @@ class Trainer:
         # Every rank joins before anything else can fail, and all agree on whether setup worked:
         # a rank that failed alone and exited would get rank 0 (which prints) killed unheard.
         self.sync = worlds.join(self.world, self.device)
-        saved = self.sync.together(self._setup, failed)
-        self.metrics = MetricsLog(metrics_path(self.out))
-        self.sync.on_main(lambda: self.metrics.rewind(saved.iter) if saved else self.metrics.start_fresh())
+        try:
+            saved = self.sync.together(self._setup, failed)
+            self.metrics = MetricsLog(metrics_path(self.out))
+            self.sync.on_main(lambda: self.metrics.rewind(saved.iter) if saved else self.metrics.start_fresh())
+        except BaseException:
+            # No Trainer to close: leave the group here, or gloo's threads outlive it and the
+            # process aborts at exit ("terminate called…"), which gets the other ranks killed.
+            worlds.leave(self.world)
+            raise
         self.ddp = worlds.wrap(self.model, self.world, self.device)
         self.step_module = maybe_compile(self.ddp, cfg.compile)
         self.flops_per_token = train_flops_per_token(self.model)
