@@ -34,9 +34,17 @@ def run_matcher(texts: list[str], stops: tuple[str, ...]) -> tuple[list[list[str
     return chunks, False
 
 
-def expected_reply(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
-    return (text[: min(hits)], True) if hits else (text, False)
+def expected_reply(texts: list[str], stops: tuple[str, ...]) -> tuple[str, bool]:
+    """As a stream: the reply ends at the first token after which the text contains a stop
+    string, cut where the earliest one there starts (a longer stop string that would only have
+    completed later cannot end it: generation stopped before it could)."""
+    text = ""
+    for token in texts:
+        text += token
+        hits = [i for i in (text.find(s) for s in stops if s) if i >= 0]
+        if hits:
+            return text[: min(hits)], True
+    return text, False
 
 
 @settings(max_examples=400, deadline=None)
@@ -46,7 +54,7 @@ def expected_reply(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
 )
 def test_char_tokens_reply_is_text_cut_before_first_stop(texts: list[str], stops: tuple[str, ...]) -> None:
     chunks, hit = run_matcher(texts, stops)
-    reply, should_hit = expected_reply("".join(texts), stops)
+    reply, should_hit = expected_reply(texts, stops)
     assert "".join(t for chunk in chunks for t in chunk) == reply
     assert hit == should_hit
 
@@ -59,7 +67,7 @@ def test_char_tokens_reply_is_text_cut_before_first_stop(texts: list[str], stops
 def test_multi_char_tokens_never_pass_a_stop_and_hold_back_little(texts: list[str], stops: tuple[str, ...]) -> None:
     chunks, hit = run_matcher(texts, stops)
     out = "".join(t for chunk in chunks for t in chunk)
-    reply, should_hit = expected_reply("".join(texts), stops)
+    reply, should_hit = expected_reply(texts, stops)
     assert hit == should_hit
     # whole tokens only: a token that overlaps the stop string is dropped with it
     assert reply.startswith(out) and not any(s in out for s in stops)
@@ -145,3 +153,9 @@ def test_unescape_gives_text_or_value_error(text: str) -> None:
         unescape(text)
     except ValueError as e:
         assert "escape" in str(e)
+
+
+def test_a_stop_that_completes_first_wins_over_a_longer_one_that_started_earlier() -> None:
+    # "\n" completes after "b\n"; "b\n。" (starting earlier) would complete only a token later
+    chunks, hit = run_matcher(["b", "\n", "。"], ("\n", "b\n。"))
+    assert hit and [t for chunk in chunks for t in chunk] == ["b"]
