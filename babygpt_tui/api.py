@@ -1,20 +1,38 @@
 """The contract between the UI and the engine: plain dataclasses, no torch, no textual.
 
-The UI builds a `GenerationRequest`, hands it to an engine object (see `Backend`), and
-receives `TokenEvent`s followed by one `GenStats`. Everything here is frozen so it can cross
-threads safely: to change a setting, build a new object with `dataclasses.replace`.
+In-process (headless commands): build a `GenerationRequest`, hand it to a `Backend`
+(`engine.generate.Generator`), iterate `TokenEvent`s, read one `GenStats`.
+
+Across processes (the TUI and its engine child, `engine/server.py`): the request and event
+messages at the end of this file, one JSON object per line, converted by `to_wire` / `from_wire`
+beside them. Everything is frozen so it can cross threads safely: to change a setting, build a
+new object with `dataclasses.replace`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import secrets
 import threading
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from functools import cache
+from typing import Any, Literal, Protocol, Union, get_args, get_origin, get_type_hints
+
+from . import token_record
+from .token_record import TokenRecord
 
 # "stop": a stop string ended the reply; "stopped": cancelled (Esc, a client gone)
 StopReason = Literal["length", "stop", "stopped", "error"]
 ContextMode = Literal["fresh", "continue"]
+TOP_ALTERNATIVES = 10  # alternatives per token the TUI asks for (heat-map and inspector), and the bench measures
+
+
+def random_seed() -> int:
+    """A fresh seed for a reply that has none fixed (always reported, so it can be reproduced)."""
+    return secrets.randbelow(2**31)
 
 
 @dataclass(frozen=True)
@@ -160,3 +178,218 @@ class Backend(Protocol):
         cancel: threading.Event | None = None,
         params_source: Callable[[], SamplingParams] | None = None,
     ) -> Run: ...
+
+
+# ----- the engine protocol (see engine/server.py for the conversation) ---------------------------
+
+PROTOCOL_VERSION = 1
+ParamsSchedule = tuple[tuple[int, SamplingParams], ...]  # (step, the knobs from that step on)
+
+
+class ProtocolError(Exception):
+    """A line that is not a message of this protocol: a bug on the other side, never a user's."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """Load a model (replacing any loaded one); answered by `Loaded` or `EngineFailed`."""
+
+    model: str  # "" => the bundled model
+    vocab_from: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    threads: int = 0  # 0 => the engine's choice
+
+
+@dataclass(frozen=True)
+class Generate:
+    """Generate a reply: `Started`, `TokenBatch`es (each acknowledged with `Ack`), one `Finished`."""
+
+    turn: int  # echoed in every event of this reply
+    request: GenerationRequest
+    schedule: ParamsSchedule = ()  # a replay's knobs at each step; () => the live knobs (`SetParams`)
+
+
+@dataclass(frozen=True)
+class SetParams:
+    """New knobs, read before the next token of the running reply (and the next reply's start)."""
+
+    params: SamplingParams
+
+
+@dataclass(frozen=True)
+class Cancel:
+    turn: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    """The UI has drawn the last batch of `turn`: the engine may send the next one."""
+
+    turn: int
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+@dataclass(frozen=True)
+class Hello:
+    """The engine's first line."""
+
+    protocol: int
+    pid: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    info: ModelInfo
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Started:
+    """The prompt was read: what the engine skipped or cropped, before the first token."""
+
+    turn: int
+    skipped_chars: tuple[str, ...] = ()
+    prompt_cropped: bool = False
+
+
+@dataclass(frozen=True)
+class TokenBatch:
+    """Tokens of a reply, every ~30 ms (bigger while the UI has not acknowledged the last one)."""
+
+    turn: int
+    text: str  # the new text (one character per token)
+    records: tuple[TokenRecord, ...]  # per token; empty when no alternatives were asked for
+    params_changes: ParamsSchedule  # (step, knobs) where the knobs changed (always at step 0)
+    tokens: int  # tokens generated so far in this reply
+    rate: float  # decode tokens/s over the last half second
+    sample: float | None  # a new point for the rate sparkline (about 4 per second), or None
+    cache_len: int  # tokens in the KV cache after the last token of the batch
+    shifted: bool  # the context window was shifted during this batch
+    prefill_ms: float  # time to the first token (the exact prefill comes with the stats)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The reply ended: `stats` when the engine produced them, `error` if it raised."""
+
+    turn: int
+    stats: GenStats | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class EngineFailed:
+    """A request failed outside a reply (loading, mostly). `user_error`: the user can fix it."""
+
+    op: str
+    message: str
+    user_error: bool
+
+
+@dataclass(frozen=True)
+class Log:
+    level: Literal["info", "warning"]
+    message: str
+
+
+Request = Load | Generate | SetParams | Cancel | Ack | Shutdown
+Event = Hello | Loaded | Started | TokenBatch | Finished | EngineFailed | Log
+MESSAGES: dict[str, type] = {
+    "load": Load,
+    "generate": Generate,
+    "params": SetParams,
+    "cancel": Cancel,
+    "ack": Ack,
+    "shutdown": Shutdown,
+    "hello": Hello,
+    "loaded": Loaded,
+    "started": Started,
+    "tokens": TokenBatch,
+    "finished": Finished,
+    "error": EngineFailed,
+    "log": Log,
+}
+_NAMES = {cls: name for name, cls in MESSAGES.items()}
+_RECORDS = tuple[TokenRecord, ...]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple) and value and isinstance(value[0], TokenRecord):
+        return token_record.encode(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_wire(message: Request | Event) -> str:
+    """One line of JSON (ASCII, so no text can break the framing), newline included."""
+    return json.dumps({"type": _NAMES[type(message)], **_plain(message)}, separators=(",", ":")) + "\n"
+
+
+def from_wire(line: str | bytes) -> Request | Event:
+    """The message on one line; ProtocolError if it is not one."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError) as e:
+        raise ProtocolError(f"not JSON: {e}") from None
+    if not isinstance(data, dict) or data.get("type") not in MESSAGES:
+        raise ProtocolError(f"not a message: {str(line)[:80]!r}")
+    message: Request | Event = _build(MESSAGES[data["type"]], data, data["type"])
+    return message
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{where}: expected an object")
+    given = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            given[f.name] = _value(_hints(cls)[f.name], data[f.name], f"{where}.{f.name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ProtocolError(f"{where}.{f.name}: missing")
+    return cls(**given)
+
+
+def _value(tp: Any, value: Any, where: str) -> Any:
+    origin, args = get_origin(tp), get_args(tp)
+    if tp == _RECORDS:
+        decoded = token_record.decode(value) if value != [] else token_record.Decoded([], 0)
+        if decoded.dropped:
+            raise ProtocolError(f"{where}: {decoded.problem}")
+        return tuple(decoded.records)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _value(inner, value, where)
+    if origin is Literal:
+        if value not in args:
+            raise ProtocolError(f"{where}: {value!r} is not one of {args}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ProtocolError(f"{where}: expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_value(args[0], v, where) for v in value)
+        if len(args) != len(value):
+            raise ProtocolError(f"{where}: expected {len(args)} items")
+        return tuple(_value(a, v, where) for a, v in zip(args, value, strict=True))
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)  # type: ignore[arg-type]
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and isinstance(value, tp) and (tp is bool or not isinstance(value, bool)):
+        return value
+    raise ProtocolError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__}")

@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_args(p)
     _add_stop_arg(p)
 
+    p = sub.add_parser("engine", help="the engine process the TUI talks to (JSON lines; for debugging)")
+    p.add_argument("--stdio", action="store_true", help="speak the protocol on stdin/stdout")
+    p.add_argument("--token-delay", type=float, default=0.0, metavar="S", help="sleep S seconds per token")
+
     p = sub.add_parser("paths", help="print where config and sessions live")
 
     p = sub.add_parser("config", help="show or initialise config.toml")
@@ -227,6 +231,7 @@ COMMANDS = {
     "train": "babygpt_tui.commands.train",
     "bench": "babygpt_tui.commands.bench",
     "serve": "babygpt_tui.commands.serve",
+    "engine": "babygpt_tui.commands.engine",
     "paths": "babygpt_tui.commands.storage",
     "config": "babygpt_tui.commands.storage",
     "sessions": "babygpt_tui.commands.storage",

@@ -3,31 +3,36 @@
 This module is the data model and its file format; `session_store.SessionStore` keeps the files
 (atomic saves, listing, rename, delete) and `session_export` renders Markdown and JSON.
 
-File format, schema_version 1 (one UTF-8 JSON object per session):
-    {"schema_version": 1, "name", "created_at", "updated_at", "model": {"name", "sha256"},
+File format, schema_version 2 (one UTF-8 JSON object per session):
+    {"schema_version": 2, "name", "created_at", "updated_at", "model": {"name", "sha256"},
      "params": {<SamplingParams fields>}, "seed_mode", "fixed_seed", "context_mode",
      "turns": [{"prompt", "reply", "stop_reason", "params", "seed", "context_mode", "model",
                 "tokens", "decode_tokens_per_s", "prefill_ms", "started_at", "finished_at",
-                "error", "token_info"}, ...]}
+                "error", "records", "params_changes", "branch"}, ...]}
+`records` is the turn's per-token data in the columnar form of `token_record` (one compact
+object per turn); `params_changes` lists [step, {SamplingParams}] where the knobs changed during
+the reply (step 0 first); `branch` is {"turn", "at", "was"} for a reply branched from another.
 Loading checks every field's type (a wrong shape is a SessionError naming the field, never a
 crash later in the UI), migrates older schema versions step by step, and refuses newer ones.
+Per-token data is checked too, but it never makes a file unreadable: what does not hold together
+is dropped, the text is kept, and `Session.notes` says what was dropped, for the user.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import re
-import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, get_args
 
+from . import token_record
 from .api import ContextMode, SamplingParams, StopReason
 from .errors import UserError
 from .session_migrations import migrate
+from .token_record import TokenRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SEED_MODES = ("random", "fixed")
 STOP_REASONS = get_args(StopReason)
 CONTEXT_MODES = ("fresh", "continue")
@@ -49,6 +54,16 @@ class ModelRef:
         return f"{self.name}@{self.sha256[:12]}" if self.sha256 else self.name
 
 
+@dataclass(frozen=True)
+class BranchRef:
+    """Where a branched reply came from: turn `turn` (1-based), at its character `at` (1-based),
+    where the model had written `was`."""
+
+    turn: int
+    at: int
+    was: str
+
+
 @dataclass
 class Turn:
     prompt: str
@@ -64,9 +79,9 @@ class Turn:
     started_at: str = ""  # ISO 8601, UTC
     finished_at: str = ""
     error: str = ""
-    # Per generated token (#8): [prob, warped prob, rank, id, [text, id, raw p, warped p, …] top
-    # alternatives (flat), optional {"params", "forced", "branch"}]; see ui/token_info.py.
-    token_info: list = field(default_factory=list)
+    records: list[TokenRecord] = field(default_factory=list)  # one per reply character (see token_record)
+    params_changes: list[tuple[int, SamplingParams]] = field(default_factory=list)  # (step, knobs from then on)
+    branch: BranchRef | None = None
 
 
 @dataclass
@@ -81,6 +96,7 @@ class Session:
     updated_at: str = ""  # set by every save: the "last used" of the sessions list
     schema_version: int = SCHEMA_VERSION
     model: ModelRef = field(default_factory=lambda: ModelRef(""))  # the model the session has open
+    notes: list[str] = field(default_factory=list, compare=False)  # what loading dropped (not saved)
 
     @property
     def current_model(self) -> ModelRef:
@@ -95,43 +111,41 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
+def _turn_to_dict(turn: Turn) -> dict[str, Any]:
+    data = {f.name: getattr(turn, f.name) for f in fields(Turn)}
+    data["params"], data["model"] = asdict(turn.params), asdict(turn.model)
+    data["records"] = token_record.encode(turn.records) if turn.records else None
+    data["params_changes"] = [[step, asdict(params)] for step, params in turn.params_changes]
+    data["branch"] = asdict(turn.branch) if turn.branch is not None else None
+    return data
+
+
 def session_to_dict(session: Session) -> dict[str, Any]:
     """The JSON document of a session (always the current schema version)."""
-    data = asdict(session)  # SamplingParams and ModelRef become plain dicts
     # Version, name and sidebar settings first, the long list of turns last: easy to read by eye.
-    order = [
-        "schema_version",
-        "name",
-        "created_at",
-        "updated_at",
-        "model",
-        "params",
-        "seed_mode",
-        "fixed_seed",
-        "context_mode",
-        "turns",
-    ]
-    return {key: SCHEMA_VERSION if key == "schema_version" else data[key] for key in order}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "name": session.name,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+        "model": asdict(session.model),
+        "params": asdict(session.params),
+        "seed_mode": session.seed_mode,
+        "fixed_seed": session.fixed_seed,
+        "context_mode": session.context_mode,
+        "turns": [_turn_to_dict(t) for t in session.turns],
+    }
 
 
 def dumps_session(session: Session) -> bytes:
-    """Readable JSON (indented), except token_info, which stays one compact line per turn."""
+    """Indented JSON; the per-token data is a few long base64 lines per turn."""
     data = session_to_dict(session)
-    compact: list[str] = []
-    nonce = secrets.token_hex(8)  # so no prompt or reply can look like a placeholder
-    for turn in data["turns"]:
-        compact.append(json.dumps(turn["token_info"], ensure_ascii=False, separators=(",", ":")))
-        turn["token_info"] = f"\x00{nonce} {len(compact) - 1}\x00"  # placeholder, swapped below
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    # One pass over the text (a str.replace per turn was quadratic: 24 s for 10,000 turns).
-    text = re.sub(rf'"\\u0000{nonce} (\d+)\\u0000"', lambda m: compact[int(m[1])], text)
     try:
-        return (text + "\n").encode("utf-8")
+        return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
     except UnicodeEncodeError:
-        # A lone surrogate (e.g. pasted bytes) has no UTF-8 form: fall back to \u escapes, which
+        # A lone surrogate (e.g. pasted bytes) has no UTF-8 form: fall back to \\u escapes, which
         # round-trip exactly.
-        data = session_to_dict(session)
-        return (json.dumps(data, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+        return (json.dumps(data, ensure_ascii=True, indent=1) + "\n").encode("ascii")
 
 
 def loads_session(raw: bytes | str, origin: str = "session") -> Session:
@@ -175,13 +189,13 @@ def _str(v: Any, where: str) -> str:
 def _count(v: Any, where: str) -> int:
     if not _is_int(v) or v < 0:
         raise _Bad(f"{where}: expected a whole number of 0 or more, got {_show(v)}")
-    return v
+    return int(v)
 
 
 def _seed(v: Any, where: str) -> int:
     if not _is_int(v) or not 0 <= v < 2**64:  # what torch.Generator.manual_seed accepts
         raise _Bad(f"{where}: expected a seed from 0 to 2**64 - 1, got {_show(v)}")
-    return v
+    return int(v)
 
 
 def _number(v: Any, where: str) -> float:
@@ -193,7 +207,7 @@ def _number(v: Any, where: str) -> float:
         raise _Bad(f"{where}: expected a number, got a {len(str(v))}-digit integer") from None
 
 
-def _list(v: Any, where: str) -> list:
+def _list(v: Any, where: str) -> list[Any]:
     if not isinstance(v, list):
         raise _Bad(f"{where}: expected a list, got {_show(v)}")
     return v
@@ -209,7 +223,7 @@ def _choice(options: tuple[str, ...], optional: bool = False) -> Callable[[Any, 
     return check
 
 
-def _object(v: Any, where: str) -> dict:
+def _object(v: Any, where: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise _Bad(
             f"{where}: expected a JSON object, got {_show(v)}"
@@ -245,7 +259,7 @@ def _model(v: Any, where: str) -> ModelRef:
 _REQUIRED = object()
 
 
-def _get(d: dict, key: str, where: str, check: Callable[[Any, str], Any], default: Any = _REQUIRED) -> Any:
+def _get(d: dict[str, Any], key: str, where: str, check: Callable[[Any, str], Any], default: Any = _REQUIRED) -> Any:
     path = f"{where}.{key}" if where else key
     if key not in d:
         if default is _REQUIRED:
@@ -254,9 +268,16 @@ def _get(d: dict, key: str, where: str, check: Callable[[Any, str], Any], defaul
     return check(d[key], path)
 
 
-def _turn(v: Any, where: str) -> Turn:
+def _branch(v: Any, where: str) -> BranchRef | None:
+    if v is None:
+        return None
     v = _object(v, where)
-    return Turn(
+    return BranchRef(_get(v, "turn", where, _count), _get(v, "at", where, _count), _get(v, "was", where, _str))
+
+
+def _turn(v: Any, where: str, notes: list[str]) -> Turn:
+    v = _object(v, where)
+    turn = Turn(
         prompt=_get(v, "prompt", where, _str),
         reply=_get(v, "reply", where, _str, ""),
         stop_reason=_get(v, "stop_reason", where, _choice(STOP_REASONS, optional=True), None),
@@ -270,8 +291,33 @@ def _turn(v: Any, where: str) -> Turn:
         started_at=_get(v, "started_at", where, _str, ""),
         finished_at=_get(v, "finished_at", where, _str, ""),
         error=_get(v, "error", where, _str, ""),
-        token_info=_get(v, "token_info", where, _list, []),
     )
+    _per_token(turn, v, where, notes)
+    return turn
+
+
+def _per_token(turn: Turn, v: dict[str, Any], where: str, notes: list[str]) -> None:
+    """The turn's per-token data: whatever is invalid is dropped (and noted), the text stays."""
+    if v.get("records") is not None:
+        decoded = token_record.decode(v["records"], limit=len(turn.reply))
+        turn.records = decoded.records
+        if decoded.dropped:
+            notes.append(f"{where}: {decoded.problem}; dropped (the text is kept)")
+    try:
+        changes = _get(v, "params_changes", where, _list, [])
+        turn.params_changes = [_change(c, f"{where}.params_changes[{i}]") for i, c in enumerate(changes)]
+    except _Bad as e:
+        notes.append(f"{e}; the knobs in force during this reply were dropped")
+    try:
+        turn.branch = _get(v, "branch", where, _branch, None)
+    except _Bad as e:
+        notes.append(f"{e}; dropped")
+
+
+def _change(v: Any, where: str) -> tuple[int, SamplingParams]:
+    if not isinstance(v, list) or len(v) != 2:
+        raise _Bad(f"{where}: expected [step, settings], got {_show(v)}")
+    return _count(v[0], f"{where}[0]"), _params(v[1], f"{where}[1]")
 
 
 def session_from_dict(data: Any, origin: str = "session") -> Session:
@@ -288,9 +334,10 @@ def session_from_dict(data: Any, origin: str = "session") -> Session:
             )
         data = migrate(data, version, SCHEMA_VERSION)
         turns = _get(data, "turns", "", _list, [])
+        notes: list[str] = []
         return Session(
             name=_get(data, "name", "", _str),
-            turns=[_turn(t, f"turns[{i}]") for i, t in enumerate(turns)],
+            turns=[_turn(t, f"turns[{i}]", notes) for i, t in enumerate(turns)],
             params=_get(data, "params", "", _params, SamplingParams()),
             seed_mode=_get(data, "seed_mode", "", _choice(SEED_MODES), "random"),
             fixed_seed=_get(data, "fixed_seed", "", _seed, 0),
@@ -298,6 +345,7 @@ def session_from_dict(data: Any, origin: str = "session") -> Session:
             created_at=_get(data, "created_at", "", _str, ""),
             updated_at=_get(data, "updated_at", "", _str, ""),
             model=_get(data, "model", "", _model, ModelRef("")),
+            notes=notes,
         )
     except _Bad as e:
         raise SessionError(f"{origin}: {e}") from None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import random
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..api import random_seed
 from ..config import Settings, resolve_settings
 from ..errors import UserError
 
@@ -66,7 +66,7 @@ def load_generator(
 
 def seed_of(settings: Settings) -> int:
     """The fixed seed, or a fresh random one (always reported, so any output can be reproduced)."""
-    return settings.seed if settings.seed is not None else random.randrange(2**31)
+    return settings.seed if settings.seed is not None else random_seed()
 
 
 def model_path(args: argparse.Namespace) -> Path:

@@ -4,25 +4,32 @@ Settings are resolved first (flags > config.toml > defaults) and `--session NAME
 created) before the window opens; neither needs torch. A mistake in either (a bad config key, a
 corrupt session file) opens an error screen instead of the chat, and after it is closed the
 same one-line message is printed and the exit code is 2 — so a person sees it in the window
-and it stays in the terminal (and scripts get the usual exit code).
+and it stays in the terminal (and scripts get the usual exit code). A model that cannot be
+loaded is shown the same way, and exits 2 too (1 if it was a bug).
 
-The model is loaded by a *loader* the app calls in a worker thread after the window has painted,
-so torch (a second or two to import) is never imported here at start-up.
+The model runs in an engine child process (`babygpt-tui engine --stdio`) that the app starts
+once its window is up, so this process never imports torch. SIGTERM and SIGHUP save the reply in
+progress, end the engine, and then end this process by the same signal, as a shell expects.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from textual.app import App
 
-from ..api import Backend
+from ..api import Load
 from ..config import CLI_SOURCE, Settings, resolve_settings, settings_values
 from ..errors import UserError
 from ..session_store import SessionStore
-from .common import bundled_model_path, load_generator, model_path
+from .common import bundled_model_path
+
+USER_ERROR_EXIT = 2
 
 
 def missing_bundled_model() -> UserError:
@@ -32,40 +39,42 @@ def missing_bundled_model() -> UserError:
     )
 
 
-def make_loader(args: argparse.Namespace, settings: Settings | None = None) -> Callable[[], Backend]:
-    """A callable that imports the engine and loads the model named by the settings (or flags)."""
-
-    def loader() -> Backend:
-        model = settings.model if settings is not None else getattr(args, "model", None)
-        if not model and not bundled_model_path().exists():
-            raise missing_bundled_model()
-        return load_generator(args, settings, leave_a_core=True)  # on the engine thread, which decodes
-
-    return loader
+def load_request(settings: Settings) -> Load:
+    """What the engine is asked to load; UserError when the bundled model is missing."""
+    if not settings.model and not bundled_model_path().exists():
+        raise missing_bundled_model()
+    model = settings.model or str(bundled_model_path())
+    return Load(model, settings.vocab_from, settings.device, settings.dtype, settings.threads)
 
 
-def build_app(args: argparse.Namespace) -> tuple[App, UserError | None]:
-    """The chat app, or (settings or --session unusable) an app showing the error."""
+def engine_spawner(settings: Settings, extra: tuple[str, ...] = ()) -> Callable[[], Any]:
+    """Starts `babygpt-tui engine --stdio` (with its thread settings) as a child process."""
+    from ..ui.engine_client import ChildProcess, engine_env
+
+    command = [sys.executable, "-m", "babygpt_tui.cli", "engine", "--stdio", *extra]
+    return lambda: ChildProcess(command, engine_env(settings.threads))
+
+
+def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
+    """The chat app, or (settings, --session or the model unusable) an app showing the error."""
     from ..ui.app import BabyGPTApp
     from ..ui.screens.error import StartupErrorApp
     from ..ui.session_controller import StartOptions
 
     try:
         settings, sources = resolve_settings(args)
+        load = load_request(settings)
         name = getattr(args, "session", None)
         session = SessionStore().open_or_create(name) if name is not None else None
     except UserError as e:
         return StartupErrorApp(str(e)), e
-    path = settings.model or str(model_path(args))
     flags = {
         key.rsplit(".", 1)[1]: value
         for key, value in settings_values(settings).items()
         if key.startswith("sampling.") and sources[key] == CLI_SOURCE
     }  # they beat --session's settings
     options = StartOptions.from_settings(settings, session, getattr(args, "config", None), flags)
-    return BabyGPTApp(
-        loader=make_loader(args, settings), model_path=path, params=settings.sampling, options=options
-    ), None
+    return BabyGPTApp(load, engine_spawner(settings), params=settings.sampling, options=options), None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,8 +82,22 @@ def run(args: argparse.Namespace) -> int:
     app.run()
     if error is not None:
         raise error  # cli.main prints it as one line and exits 2
+    code = app.return_code or 0
+    if (failed := getattr(app, "load_error", None)) is not None:
+        print(f"babygpt-tui: error: {failed.error}", file=sys.stderr)
+        code = USER_ERROR_EXIT if failed.user_error else 1
     unsaved = getattr(getattr(app, "sessions", None), "last_error", "")
     if unsaved:  # the save on quit failed: the window is gone, so say it here
         print(f"babygpt-tui: warning: {unsaved}", file=sys.stderr)
-        return 1
-    return app.return_code or 0
+        code = code or 1
+    if (sig := getattr(app, "exit_signal", None)) is not None:
+        end_by_signal(sig)
+    return code
+
+
+def end_by_signal(sig: int) -> None:
+    """Exit the way the default action of `sig` would have (the parent sees the signal)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(sig, signal.SIG_DFL)
+    os.kill(os.getpid(), sig)

@@ -1,17 +1,19 @@
 """The Textual app: composes the widgets, declares the keys and routes messages — little else.
 
-The model is loaded by an injected `loader` on the engine thread (`worker.ENGINE`), so the window
-paints at once and this module never imports torch. Replies stream from `worker.run_generation`
-on that same thread.
+The model runs in an engine child process (`engine_client`), so the window paints at once and
+this process never imports torch. A reply's life (request, cancel, queue, regenerate, replay,
+branch, engine crashes) is `lifecycle.ReplyLifecycle`'s; sessions are `SessionController`'s.
+Every key binding leads to an `action_*` method of this class.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import signal
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -21,18 +23,32 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from ..api import Backend, GenerationRequest, ParamsHolder, SamplingParams
-from .conversation import Conversation, Turn, check_prompt, describe_model, random_seed
-from .messages import GenerationFinished, ModelLoaded, ModelLoadFailed, SessionWritten, TokensGenerated, TypedText
+from ..api import Load, SamplingParams, SetParams
+from .conversation import Conversation, describe_model
+from .engine_client import ChildProcess, EngineClient, Transport
+from .lifecycle import Knobs, Outcome, ReplyLifecycle
+from .messages import (
+    EngineLog,
+    EngineStopped,
+    GenerationFinished,
+    ModelLoaded,
+    ModelLoadFailed,
+    ReplyStarted,
+    SessionWritten,
+    TokensGenerated,
+    TypedText,
+)
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
 from .widgets.gauge import Gauge
+from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.transcript import Transcript
-from .worker import ENGINE, load_backend, run_generation
+
+QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class BabyGPTApp(App[None]):
@@ -42,35 +58,35 @@ class BabyGPTApp(App[None]):
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
-        Binding("f5", "knobs('reset')", "Reset"),
-        Binding("ctrl+b", "toggle_class('#sidebar', '-hidden')", "Sidebar", show=False),
+        Binding("f5", "reset_knobs", "Reset"),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "session('browse')", "Sessions"),  # sessions: see session_controller.py
-        Binding("ctrl+n", "session('new')", "New"),
-        Binding("f3", "session('replay_last')", "Replay"),
-        Binding("ctrl+s", "session('save_now')", "Save", show=False),
-        Binding("ctrl+t", "toggle('heatmap')", "Heat-map", show=False),  # see widgets/inspector.py
+        Binding("f2", "sessions", "Sessions"),
+        Binding("ctrl+n", "new_session", "New"),
+        Binding("f3", "replay_last", "Replay"),
+        Binding("ctrl+s", "save_now", "Save", show=False),
+        Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
         Binding("f4", "inspect", "Inspect", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
 
     def __init__(
         self,
-        loader: Callable[[], Backend],
-        model_path: str = "",
+        load: Load,
+        spawn: Callable[[], Transport] = ChildProcess,
         params: SamplingParams | None = None,
         options: StartOptions | None = None,
-    ):
+    ) -> None:
         super().__init__()
-        self.loader, self.model_path = loader, model_path
-        self.backend: Backend | None = None
+        self.engine = EngineClient(spawn, load, self.post_message)
         self.chat = Conversation()
-        self.params = ParamsHolder(params)
-        self.cancel = threading.Event()
-        self._queued: str | None = None
-        self._regenerate_when_done = False
-        self.sessions = SessionController(self, options or StartOptions())
+        self.params = params or SamplingParams()
+        options = options or StartOptions()
+        self.replies = ReplyLifecycle(self.chat, self.engine.send, self._start_engine, options.context_keep)
+        self.sessions = SessionController(self, options)
+        self.exit_signal: int | None = None  # SIGTERM/SIGHUP that ended the app
+        self.load_error: ModelLoadFailed | None = None  # the model could not be loaded (exit 2 or 1)
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
@@ -81,96 +97,113 @@ class BabyGPTApp(App[None]):
             with Vertical(id="sidebar"):
                 yield Gauge(id="gauge")
                 yield Inspector(id="inspector").data_bind(BabyGPTApp.heatmap)
-                yield SamplingPanel(self.params.get(), id="knobs")
+                yield SamplingPanel(self.params, id="knobs")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "loading model…"
         self.query_one(PromptInput).focus()
         self.sessions.start()
-        ENGINE.submit(load_backend, self.loader, self.model_path, self.post_message)
+        loop = asyncio.get_running_loop()
+        for sig in QUIT_SIGNALS:
+            with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+                loop.add_signal_handler(sig, self._quit_on_signal, sig)
+        self.replies.engine_starting()
+        self._start_engine()
 
+    def _start_engine(self) -> None:
+        self.sub_title = "loading model…"
+        self.engine.start()
+        self.engine.send(SetParams(self.params))
+
+    def _quit_on_signal(self, sig: int) -> None:
+        """SIGTERM / SIGHUP: the reply in progress is saved (marked stopped), then the app ends."""
+        self.exit_signal = sig
+        self.exit()
+
+    # ----- what the engine says ----------------------------------------------------------------
     def on_model_loaded(self, message: ModelLoaded) -> None:
-        self.backend, info = message.backend, message.backend.info
-        self.chat.set_model(info)
+        info = message.info
         self.sub_title = describe_model(info)
         self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
         self.query_one(Gauge).set_block_size(info.block_size)
-        if self._queued is not None:
-            self._start(self._queued)
+        self.render_outcome(self.replies.loaded(info))
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
+        self.replies.load_failed()
+        self.engine.close()
+        self.load_error = message
         self.push_screen(ErrorScreen(message.path, message.error, message.user_error))
 
-    def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
-        if self.chat.generating or self._queued is not None:
-            busy = "Still generating — press Esc to stop it" if self._queued is None else "The model is still loading"
-            self.notify(f"{busy}; your prompt stays in the box.", severity="warning")
-            return
-        self._queued = message.prompt.accept()
-        if self.backend is None:
-            self.notify("The model is still loading; your prompt runs as soon as it is ready.")
-        else:
-            self._start(self._queued)
+    def on_engine_stopped(self, message: EngineStopped) -> None:
+        self.sub_title = "engine stopped"
+        outcome = self.replies.engine_stopped(message.reason)
+        self.render_outcome(outcome)
+        if outcome.finished is not None:
+            self.sessions.reply_ended()  # the partial reply is saved, marked as an error
 
-    def _start(self, prompt: str, seed: int | None = None) -> None:
-        assert self.backend is not None
-        self._queued = None
-        prompt, warnings = check_prompt(prompt, self.backend)
-        for title, text in warnings:
-            self.notify(text, title=title, severity="warning", markup=False)
-        panel = self.query_one(SamplingPanel)
-        seed = panel.fixed_seed if seed is None else seed  # None: a random one
-        turn, request = self.chat.begin(prompt, self.params.get(), panel.context_mode, seed)
-        panel.show_seed(turn.seed)
-        self.start_turn(turn, request, self.params)
+    def on_engine_log(self, message: EngineLog) -> None:
+        self.log(message.log.message)
+        if message.log.level == "warning":
+            self.notify(message.log.message, title="Engine", severity="warning", markup=False)
 
-    def start_turn(self, turn: Turn, request: GenerationRequest, params_source: Callable[[], SamplingParams]) -> None:
-        """Show the turn `chat` has just begun and generate its reply in a thread."""
-        self.query_one(Transcript).add_turn(turn)
-        self.query_one(Gauge).start()
-        self.cancel = threading.Event()
-        request = replace(request, context_keep=self.sessions.options.context_keep)
-        ENGINE.submit(
-            run_generation, self.backend, request, self.cancel, params_source, self.post_message, self.chat.turn_id
-        )
-        self.refresh_bindings()  # Stop becomes available
+    def on_reply_started(self, message: ReplyStarted) -> None:
+        self.render_outcome(self.replies.started(message.started))
 
     def on_tokens_generated(self, message: TokensGenerated) -> None:
-        try:  # NoMatches: the app is closing, its widgets are gone (the engine thread posts until it stops)
+        batch = message.batch
+        try:  # NoMatches: the app is closing, its widgets are gone
             with suppress(NoMatches):
-                if (turn := self.chat.append_text(message.turn_id, message.text, message.token_info)) is not None:
+                if (turn := self.replies.tokens(batch)) is not None:
                     self.query_one(Transcript).update_turn(turn)
-                    self.query_one(Gauge).update_live(message)
+                    self.query_one(Gauge).update_live(batch)
         finally:
-            message.handled.set()  # back-pressure: the worker may post the next batch
-
-    def exit(self, *args, **kwargs) -> None:
-        self.sessions.on_quit()  # a running reply is stopped, kept and saved
-        super().exit(*args, **kwargs)
+            self.engine.ack(batch.turn)  # back-pressure: the engine may send the next batch
 
     def on_generation_finished(self, message: GenerationFinished) -> None:
-        turn = self.chat.finish(message.turn_id, message.stats, message.error)
-        if turn is None:
+        outcome = self.replies.finished(message.turn_id, message.stats, message.error)
+        if outcome.finished is None:
             return
         try:
-            self.query_one(Transcript).finish_turn(turn)
+            self.render_outcome(outcome)
             self.query_one(Gauge).finish(message.stats)
         except NoMatches:
             return  # the app is closing
-        if turn.stop_reason == "error":
-            self.notify(turn.error or "unknown error", title="Generation failed", severity="error", markup=False)
-        self.refresh_bindings()
         self.sessions.reply_ended()  # autosave
-        if self._regenerate_when_done:
-            self._regenerate_when_done = False
-            self.action_regenerate()
+        if (knobs := self.replies.take_regenerate()) is not None:
+            self.render_outcome(self.replies.regenerate(knobs))
+
+    def render_outcome(self, outcome: Outcome) -> None:
+        """Show what the lifecycle did: turns added, removed or ended, and its notes."""
+        transcript = self.query_one(Transcript)
+        if outcome.removed is not None:
+            transcript.remove_turn(outcome.removed)
+        if outcome.finished is not None:
+            transcript.finish_turn(outcome.finished)
+        if outcome.started is not None:
+            transcript.add_turn(outcome.started)
+            self.query_one(Gauge).start()
+            self.query_one(SamplingPanel).show_seed(outcome.started.seed)
+        for note in outcome.notes:
+            self.notify(note.text, title=note.title, severity=note.severity, markup=False)
+        self.refresh_bindings()  # Stop, Regenerate and Replay follow the state
+
+    def knobs(self) -> Knobs:
+        panel = self.query_one(SamplingPanel)
+        return Knobs(self.params, panel.context_mode, panel.fixed_seed)
+
+    # ----- what the user does -------------------------------------------------------------------
+    def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        outcome = self.replies.submit(message.text, self.knobs())
+        if outcome.accepted:
+            message.prompt.accept()
+        self.render_outcome(outcome)
+
+    def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
+        self.params = message.params
+        self.engine.send(SetParams(message.params))  # the running reply reads it before its next token
 
     def on_session_written(self, message: SessionWritten) -> None:
         self.sessions.written(message)  # an autosave finished in its thread
-
-    def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
-        self.params.set(message.params)  # the running generation picks it up at its next token
 
     def on_typed_text(self, message: TypedText) -> None:
         """Typing while a slider or the transcript has focus goes to the prompt."""
@@ -181,27 +214,50 @@ class BabyGPTApp(App[None]):
         else:
             prompt.insert(message.text)
 
+    def on_inspect_mode_inspected(self, message: InspectMode.Inspected) -> None:
+        self.query_one(Inspector).show(message.turn, message.index, message.number, message.pick)
+
+    def on_inspector_branch(self, message: Inspector.Branch) -> None:
+        """Rewrite a reply from the inspected character on, with the picked alternative forced."""
+        self.render_outcome(self.replies.branch(message.turn, message.index, message.choice.id, self.knobs()))
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        self.sessions.on_quit()  # a running reply is stopped, kept and saved
+        self.engine.close()
+        super().exit(*args, **kwargs)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Stop, Regenerate and Copy show dimmed in the footer when they would do nothing."""
-        has_turns = bool(self.chat.turns)
-        if action == "session":
-            return True if self.sessions.enabled(*parameters) else None  # type: ignore[arg-type]
-        enabled = {"stop": self.chat.generating, "regenerate": has_turns, "copy_reply": has_turns}
+        """Stop, Regenerate, Copy and Replay show dimmed in the footer when they would do nothing."""
+        chat = self.chat
+        enabled = {
+            "stop": chat.generating,
+            "regenerate": bool(chat.turns),
+            "copy_reply": bool(chat.turns),
+            "replay_last": bool(chat.turns) and not chat.generating,
+            "pick_replay": bool(chat.turns) and not chat.generating,
+        }
         return True if enabled.get(action, True) else None
 
     def action_stop(self) -> None:
-        self.cancel.set()
+        self.replies.stop()
 
     def action_regenerate(self) -> None:
-        if self.backend is None or not self.chat.turns:
+        self.render_outcome(self.replies.regenerate(self.knobs()))
+
+    def action_replay_last(self) -> None:
+        self.render_outcome(self.replies.replay())
+
+    def action_pick_replay(self) -> None:
+        from .screens.dialogs import TurnPicker
+
+        if not self.chat.turns:
+            self.notify("Nothing replayed: no turn yet.", severity="warning")
             return
-        if self.chat.generating:  # stop first, regenerate when the reply has ended
-            self._regenerate_when_done = True
-            self.cancel.set()
-            return
-        last = self.chat.turns.pop()
-        self.query_one(Transcript).remove_turn(last)
-        self._start(last.prompt, seed=random_seed())
+        self.push_screen(TurnPicker(self.chat.turns), self._replay_picked)
+
+    def _replay_picked(self, index: int | None) -> None:
+        if index is not None:
+            self.render_outcome(self.replies.replay(index))
 
     def action_copy_reply(self) -> None:
         if reply := self.chat.last_reply():
@@ -210,35 +266,53 @@ class BabyGPTApp(App[None]):
         else:
             self.notify("Nothing to copy yet.", severity="warning")
 
-    def action_knobs(self, method: str) -> None:
-        getattr(self.query_one(SamplingPanel), method)()
+    def action_reset_knobs(self) -> None:
+        self.query_one(SamplingPanel).reset()
 
-    def action_session(self, method: str) -> None:
-        getattr(self.sessions, method)()
+    def action_toggle_context_mode(self) -> None:
+        self.query_one(SamplingPanel).toggle_context_mode()
 
-    def on_transcript_inspected(self, message: Transcript.Inspected) -> None:
-        self.query_one(Inspector).show(message.turn, message.index, message.number, message.pick)
+    def action_toggle_seed_mode(self) -> None:
+        self.query_one(SamplingPanel).toggle_seed_mode()
 
-    def on_inspector_branch(self, message: Inspector.Branch) -> None:
-        """Rewrite a reply from the inspected character on, with the picked alternative forced."""
-        panel = self.query_one(SamplingPanel)
-        try:
-            turn, request = self.chat.branch(
-                message.turn, message.index, message.choice.id, self.params.get(), panel.fixed_seed
-            )
-        except ValueError as e:
-            return self.notify(str(e), severity="warning", markup=False)
-        panel.show_seed(turn.seed)
-        self.start_turn(turn, request, self.params)
+    def action_toggle_sidebar(self) -> None:
+        self.query_one("#sidebar").toggle_class("-hidden")
+
+    def action_toggle_heatmap(self) -> None:
+        self.heatmap = not self.heatmap
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)
+
+    def action_branch_here(self) -> None:
+        self.action_inspect(pick=True)
+
+    def action_sessions(self) -> None:
+        self.sessions.browse()
+
+    def action_new_session(self) -> None:
+        self.sessions.new()
+
+    def action_save_now(self) -> None:
+        self.sessions.save_now()
+
+    def action_rename_session(self) -> None:
+        self.sessions.rename_current()
+
+    def action_export_md(self) -> None:
+        self.sessions.export("md")
+
+    def action_export_json(self) -> None:
+        self.sessions.export("json")
+
+    def action_save_defaults(self) -> None:
+        self.sessions.save_defaults()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for title, help, action in PALETTE:
             yield SystemCommand(title, help, partial(self.run_action, action))

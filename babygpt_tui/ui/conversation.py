@@ -1,29 +1,29 @@
 """The chat's state without any widgets: the list of `session.Turn`s, how a prompt becomes a
-`GenerationRequest` (fresh or continue), seeds, and how a finished run fills in its turn.
-
-Sessions persistence plugs into `Conversation.turns`; the UI only renders what is here.
+`GenerationRequest` (fresh or continue, cropped once), and how streamed batches and the end of a
+reply fill in its turn. `lifecycle.ReplyLifecycle` drives it; the UI only renders what is here.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
-from ..api import Backend, ContextMode, GenerationRequest, GenStats, ModelInfo, SamplingParams
-from ..session import ModelRef, Turn
-from .token_info import TOP_ALTERNATIVES, forced_prefix, with_extras
+from ..api import (
+    TOP_ALTERNATIVES,
+    ContextMode,
+    GenerationRequest,
+    GenStats,
+    ModelInfo,
+    ParamsSchedule,
+    SamplingParams,
+    TokenBatch,
+    random_seed,
+)
+from ..session import BranchRef, ModelRef, Turn, utc_now
+from .token_info import forced_prefix
 
-# Continue mode sends at most this many block_sizes of transcript; the engine crops the rest.
+# At most this many block_sizes of text are sent (and kept as a prompt): the model reads one
+# block, and storing or drawing megabytes of unread text would only slow the UI and the file.
 CONTEXT_CHARS_PER_BLOCK = 2
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def random_seed() -> int:
-    return secrets.randbelow(2**31)
 
 
 def describe_model(info: ModelInfo) -> str:
@@ -33,31 +33,9 @@ def describe_model(info: ModelInfo) -> str:
     return f"{info.name} · {count} params · {info.device} · {info.dtype}"
 
 
-def unknown_chars_message(chars: list[str], limit: int = 20) -> str:
+def unknown_chars_message(chars: tuple[str, ...] | list[str], limit: int = 20) -> str:
     shown = " ".join(repr(c) for c in chars[:limit]) + (" …" if len(chars) > limit else "")
     return f"Not in the model's vocabulary, skipped: {shown}"
-
-
-def crop_prompt(prompt: str, block_size: int) -> tuple[str, str]:
-    """Keep the end of a prompt far longer than the model can read (the engine crops to
-    block_size tokens anyway; storing and drawing megabytes of unread text would only slow the
-    transcript and the session file). Returns (prompt, a message for the user or "")."""
-    limit = block_size * CONTEXT_CHARS_PER_BLOCK
-    if not block_size or len(prompt) <= limit:
-        return prompt, ""
-    return prompt[-limit:], (
-        f"The prompt has {len(prompt):,} characters; the model reads at most {block_size} characters "
-        f"at a time, so the last {limit:,} were kept."
-    )
-
-
-def check_prompt(prompt: str, backend: Backend) -> tuple[str, list[tuple[str, str]]]:
-    """The prompt to send, and (title, message) warnings for the user: cropped, unknown characters."""
-    prompt, cropped = crop_prompt(prompt, backend.info.block_size)
-    warnings = [("Long prompt cropped", cropped)] if cropped else []
-    if unknown := backend.unknown_chars(prompt):
-        warnings.append(("Unknown characters", unknown_chars_message(unknown)))
-    return prompt, warnings
 
 
 def same_model(a: ModelRef, b: ModelRef) -> bool:
@@ -74,17 +52,29 @@ class Conversation:
     block_size: int = 0
     active: Turn | None = None  # the turn being generated
     turn_id: int = 0  # increases with every generation; stale messages carry an older id
-    branching: dict | None = None  # the active turn is a branch: where from (see token_info.py)
 
     def set_model(self, info: ModelInfo) -> None:
         self.model = ModelRef(info.name, info.sha256)
         self.block_size = info.block_size
 
+    @property
+    def limit(self) -> int:
+        """Characters of text sent to the engine at most (0: no model yet, no limit)."""
+        return self.block_size * CONTEXT_CHARS_PER_BLOCK
+
+    def cropped_note(self, prompt: str) -> str:
+        """What the user is told when `prompt` is longer than the model can read, else ''."""
+        if not self.limit or len(prompt) <= self.limit:
+            return ""
+        return (
+            f"The prompt has {len(prompt):,} characters; the model reads at most {self.block_size} characters "
+            f"at a time, so the last {self.limit:,} were kept."
+        )
+
     def context_before(self, index: int) -> str:
         """The transcript text (prompts and replies) of the turns before `index`."""
         text = "".join(t.prompt + t.reply for t in self.turns[:index])
-        limit = self.block_size * CONTEXT_CHARS_PER_BLOCK
-        return text[-limit:] if limit else text
+        return text[-self.limit :] if self.limit else text
 
     def begin(
         self,
@@ -92,49 +82,39 @@ class Conversation:
         params: SamplingParams,
         mode: ContextMode = "fresh",
         seed: int | None = None,
+        context: str | None = None,
     ) -> tuple[Turn, GenerationRequest]:
-        """Add a turn for `prompt` and build the request that generates its reply."""
+        """Add a turn for `prompt` and build the request that generates its reply — the one place
+        a prompt is cropped. `context`: the text before it (default: none in fresh mode, the
+        transcript in continue mode)."""
+        if context is None:
+            context = self.context_before(len(self.turns)) if mode == "continue" else ""
+        if self.limit:
+            prompt = prompt[-self.limit :]
+            text = (context + prompt)[-self.limit :]
+        else:
+            text = context + prompt
         seed = random_seed() if seed is None else seed
-        text = self.context_before(len(self.turns)) + prompt if mode == "continue" else prompt
-        turn = Turn(
-            prompt=prompt,
-            params=params,
-            seed=seed,
-            context_mode=mode,
-            model=self.model,
-            started_at=now_iso(),
-        )
+        turn = Turn(prompt=prompt, params=params, seed=seed, context_mode=mode, model=self.model, started_at=utc_now())
         self.turns.append(turn)
         self.active = turn
         self.turn_id += 1
-        self.branching = None
         return turn, GenerationRequest(prompt=text, params=params, seed=seed, top_alternatives=TOP_ALTERNATIVES)
 
-    def replay(self, index: int) -> tuple[Turn, GenerationRequest]:
+    def replay(self, index: int) -> tuple[Turn, GenerationRequest, ParamsSchedule]:
         """A new last turn regenerating turn `index` with its prompt, settings, seed and context
-        (continue mode: the transcript before that turn). A stopped turn is replayed up to the
-        length it reached, so the same model reproduces exactly its text."""
+        (continue mode: the transcript before that turn), and the knobs as they were at each of
+        its steps. A stopped turn is replayed up to the length it reached, so the same model
+        reproduces exactly its text; a branch's forced tokens are forced again."""
         old = self.turns[index]
-        params = old.params
+        params, schedule = old.params, tuple(old.params_changes)
         if old.stop_reason == "stopped" and old.tokens:
             params = replace(params, max_new_tokens=old.tokens)
+            schedule = tuple((step, replace(p, max_new_tokens=old.tokens)) for step, p in schedule)
         context = self.context_before(index) if old.context_mode == "continue" else ""
-        turn, request = self.begin(old.prompt, params, "fresh", old.seed)
-        turn.context_mode = old.context_mode
-        # a branch starts with the token that was forced: force it again
-        return turn, replace(request, prompt=context + old.prompt, forced_prefix=forced_prefix(old.token_info))
-
-    def append_text(self, turn_id: int, text: str, token_info: list | None = None) -> Turn | None:
-        """Add streamed text (and its per-token probabilities) to the active turn; None if the
-        message is stale."""
-        if turn_id != self.turn_id or self.active is None:
-            return None
-        self.active.reply += text
-        if token_info:
-            if self.branching is not None and not self.active.token_info:
-                token_info[0] = with_extras(token_info[0], branch=self.branching)
-            self.active.token_info.extend(token_info)
-        return self.active
+        turn, request = self.begin(old.prompt, params, old.context_mode, old.seed, context=context)
+        turn.branch = old.branch
+        return turn, replace(request, forced_prefix=forced_prefix(old.records)), schedule
 
     def branch(
         self, source: Turn, index: int, choice: int, params: SamplingParams, seed: int | None = None
@@ -156,16 +136,26 @@ class Conversation:
             )
         context = self.context_before(number) if source.context_mode == "continue" else ""
         prompt = (source.prompt if context + source.prompt else "\n") + source.reply[:index]
-        turn, request = self.begin(prompt, params, "fresh", seed)
-        turn.context_mode = source.context_mode
-        self.branching = {"turn": number + 1, "at": index + 1, "was": source.reply[index]}
-        return turn, replace(request, prompt=context + prompt, forced_prefix=(choice,))
+        turn, request = self.begin(prompt, params, source.context_mode, seed, context=context)
+        turn.branch = BranchRef(number + 1, index + 1, source.reply[index])
+        return turn, replace(request, forced_prefix=(choice,))
+
+    def append(self, batch: TokenBatch) -> Turn | None:
+        """Add a streamed batch (text, per-token records, knob changes) to the active turn; None
+        if the batch is stale (an older reply's)."""
+        if batch.turn != self.turn_id or self.active is None:
+            return None
+        turn = self.active
+        turn.reply += batch.text
+        turn.records.extend(batch.records)
+        turn.params_changes.extend(batch.params_changes)
+        return turn
 
     def finish(self, turn_id: int, stats: GenStats | None, error: str = "") -> Turn | None:
         if turn_id != self.turn_id or self.active is None:
             return None
         turn, self.active = self.active, None
-        turn.finished_at = now_iso()
+        turn.finished_at = utc_now()
         if stats is not None:
             turn.tokens = stats.tokens
             turn.decode_tokens_per_s = stats.decode_tokens_per_s

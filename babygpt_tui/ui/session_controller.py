@@ -1,7 +1,7 @@
-"""Sessions in the TUI: which session is open, autosave, new / open / rename / delete; export,
-replay and "Save as defaults" are routed on to `session_actions`.
+"""Sessions in the TUI: which session is open, autosave, new / open / rename / delete; export
+and "Save as defaults" are routed on to `session_actions`.
 
-The app routes every such action here (`action_session('new')` → `SessionController.new`), so
+The app's actions call these methods (`action_new_session` → `SessionController.new`), so
 app.py stays a thin router. Files are `session_store.SessionStore`'s business (atomic writes);
 this module decides *when* to write, and keeps the transcript and the sidebar in step with the
 open session. A session is written only once it has a finished reply (no empty files), then
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
 from ..session import Session, SessionError, utc_now
+from ..session_export import ExportFormat
 from ..session_store import SessionInfo, SessionStore, check_name
 from . import session_actions
 from .session_saving import SessionSaving, writer
@@ -61,7 +62,7 @@ class SessionController(SessionSaving):
         self.session = options.session or self._fresh()
         self.on_disk = options.session is not None and self._exists(options.session.name)
         self.app.chat.turns = self.session.turns  # one list: what the chat appends, the session saves
-        self._saved: tuple | None = None  # _state() at the last write
+        self._saved: tuple[object, ...] | None = None  # _state() at the last write
         self._pending: Callable[[], Any] | None = None  # to run once the running reply has ended
         self.last_error = ""  # why the last save failed ("" if it worked)
         self._flags = dict(options.flags)
@@ -96,11 +97,7 @@ class SessionController(SessionSaving):
 
     def on_quit(self) -> None:
         """Quitting: a running reply ends at its next token, is kept (marked stopped) and saved."""
-        app = self.app
-        app.cancel.set()  # its late messages are ignored
-        if app.chat.active is not None:
-            app.chat.active.stop_reason = "stopped"
-            app.chat.finish(app.chat.turn_id, None)
+        self.app.replies.quit()  # its late messages are ignored
         if self.options.autosave:
             self.save()
 
@@ -108,7 +105,7 @@ class SessionController(SessionSaving):
         """Run `action` now, or stop the running reply and run it once the reply is saved."""
         if self.app.chat.generating:
             self._pending = action
-            self.app.cancel.set()
+            self.app.replies.stop()
         else:
             self.app.call_later(action)
 
@@ -149,6 +146,8 @@ class SessionController(SessionSaving):
         app.refresh_bindings()
         if restore:
             session_actions.note_other_model(app, session)
+            for note in session.notes:
+                app.notify(note, title="Per-token data dropped", severity="warning", markup=False, timeout=10)
 
     def new(self) -> None:
         self.when_idle(self._new)
@@ -220,11 +219,8 @@ class SessionController(SessionSaving):
         await self._show(session, on_disk=False, restore=False)
         self.app.notify(f"Deleted {info.name!r} ({path}); this is a new session, {session.name!r}.", markup=False)
 
-    def export_md(self) -> None:
-        session_actions.export_and_tell(self, "md")
-
-    def export_json(self) -> None:
-        session_actions.export_and_tell(self, "json")
+    def export(self, fmt: ExportFormat) -> None:
+        session_actions.export_and_tell(self, fmt)
 
     def browse(self) -> None:
         from .screens.sessions import SessionsScreen
@@ -232,18 +228,5 @@ class SessionController(SessionSaving):
         if not isinstance(self.app.screen, SessionsScreen):
             self.app.push_screen(SessionsScreen(self))
 
-    # ----- replay and defaults (session_actions.py), routed through here like every other --------
-    def replay_last(self) -> None:
-        session_actions.replay(self.app)
-
-    def pick_replay(self) -> None:
-        session_actions.pick_replay(self.app)
-
     def save_defaults(self) -> None:
         session_actions.save_as_defaults(self.app, self.options.config_path)
-
-    def enabled(self, method: str) -> bool:
-        """Whether an action applies now (dimmed in the footer otherwise)."""
-        if method in ("replay_last", "pick_replay"):
-            return bool(self.app.chat.turns) and not self.app.chat.generating
-        return True

@@ -31,7 +31,7 @@ def writer() -> ThreadPoolExecutor:
 class _SaveJob:
     session: Session  # the open session object that was saved
     copy: Session  # what was written: its finished turns
-    state: tuple  # SessionController._state() then
+    state: tuple[object, ...]  # SessionController._state() then
     was_on_disk: bool
 
 
@@ -42,7 +42,7 @@ class SessionSaving:
     session: Session
     store: SessionStore
     on_disk: bool
-    _saved: tuple | None  # _state() at the last write
+    _saved: tuple[object, ...] | None  # _state() at the last write
     last_error: str
     _writer: ThreadPoolExecutor
 
@@ -64,7 +64,7 @@ class SessionSaving:
             s.model = chat.model
         return s
 
-    def _state(self) -> tuple:
+    def _state(self) -> tuple[object, ...]:
         s = self.session
         last = s.turns[-1] if s.turns else None
         return (

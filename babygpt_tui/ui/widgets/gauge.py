@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Sparkline, Static
 
-from ...api import GenStats
-from ..messages import TokensGenerated
+from ...api import GenStats, TokenBatch
 
 HISTORY = 60  # sparkline points kept (about 15 s at 4 per second)
 DRAW_EVERY = 0.2  # seconds between redraws while a reply streams
@@ -66,7 +65,7 @@ class Gauge(Vertical):
         self.set_class(True, "-live")
         self._show_info()
 
-    def update_live(self, message: TokensGenerated) -> None:
+    def update_live(self, message: TokenBatch) -> None:
         """Record a batch; redraw at most every DRAW_EVERY seconds (≥ 4 times a second)."""
         if message.sample is not None:
             self.rates.append(message.sample)

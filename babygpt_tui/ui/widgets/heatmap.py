@@ -23,7 +23,8 @@ from textual.content import Content, Span
 from textual.style import Style
 from textual.widgets import Static
 
-from ..token_info import HEAT_EDGES, HEAT_LABELS, prob_at
+from ...token_record import TokenRecord
+from ..token_info import HEAT_EDGES, HEAT_LABELS
 
 if TYPE_CHECKING:
     from .transcript import TurnView
@@ -35,7 +36,7 @@ CURSOR_CLASS = "reply--cursor"
 def reply_content(
     text: str,
     start: int,
-    info: list,
+    records: Sequence[TokenRecord],
     heat: Sequence[Style] | None,
     cursor: int | None = None,
     cursor_style: Style | None = None,
@@ -44,7 +45,7 @@ def reply_content(
     cursor's style on reply character `cursor`. Runs of one style become one span."""
     if heat is None and (cursor is None or not start <= cursor < start + len(text)):
         return Content(text)
-    probs = [prob_at(info, at) for at in range(start, min(len(info), start + len(text)))] if heat else []
+    probs = [r.prob for r in records[start : start + len(text)]] if heat else []
     pieces: list[str] = []
     spans: list[Span] = []
     run_style: Style | None = None
@@ -54,8 +55,8 @@ def reply_content(
         style = None
         if at == cursor:
             style = cursor_style
-        elif i < len(probs) and (p := probs[i]) is not None:
-            style = heat[bisect_right(HEAT_EDGES, p)]  # type: ignore[index]
+        elif heat is not None and i < len(probs):
+            style = heat[bisect_right(HEAT_EDGES, probs[i])]
         if char == "\n" and style is not None:
             char = ("↵" if at == cursor else " ") + "\n"
         if style is not run_style:
@@ -80,7 +81,7 @@ class ReplyChunk(Static):
     def __init__(self, view: TurnView, start: int = 0, end: int | None = None, classes: str = "turn-reply") -> None:
         super().__init__(classes=classes)
         self.view, self.start, self.end = view, start, end
-        self._built: tuple[tuple, Content] | None = None
+        self._built: tuple[tuple[object, ...], Content] | None = None
 
     @property
     def text(self) -> str:
@@ -93,9 +94,9 @@ class ReplyChunk(Static):
         cursor = view.cursor
         cursor_style = self.get_visual_style(CURSOR_CLASS) if cursor is not None else None
         text = self.text
-        key = (self.start, len(text), len(view.turn.token_info), heat, cursor, cursor_style)
+        key = (self.start, len(text), len(view.turn.records), heat, cursor, cursor_style)
         if self._built is None or self._built[0] != key:
-            self._built = (key, reply_content(text, self.start, view.turn.token_info, heat, cursor, cursor_style))
+            self._built = (key, reply_content(text, self.start, view.turn.records, heat, cursor, cursor_style))
         return self._built[1]
 
     def char_at(self, x: int, y: int) -> int | None:

@@ -8,10 +8,14 @@ index and draws it (see `heatmap.ReplyChunk`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import events
 from textual.geometry import Region, Spacing
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
 
 from ...session import Turn
 from .heatmap import ReplyChunk, move
@@ -22,14 +26,28 @@ if TYPE_CHECKING:
 CURSOR_KEYS = {"left", "right", "up", "down", "home", "end", "pageup", "pagedown", "enter", "escape"}
 
 
-class InspectMode:
+class InspectMode(Widget):
     """Methods of `Transcript` for inspect mode (a mixin: it has no state of its own)."""
 
     cursor: tuple[Turn, int] | None
     hidden: list[Turn]  # older turns not shown (not mounted) yet
+    heatmap: reactive[bool]
+
+    @dataclass
+    class Inspected(Message):
+        """The inspect cursor moved to reply character `index` of `turn`, the `number`-th turn
+        (turn None: inspect mode ended). `pick`: the person wants to pick an alternative."""
+
+        turn: Turn | None
+        index: int = 0
+        number: int = 0
+        pick: bool = False
 
     def _views(self) -> list[TurnView]:
-        return list(self.query("TurnView"))  # type: ignore[attr-defined]
+        return list(self.query("TurnView"))  # type: ignore[arg-type]  # TurnView by its CSS type name
+
+    def _view(self, turn: Turn) -> TurnView | None:
+        raise NotImplementedError  # the transcript's
 
     def cursor_key(self, event: events.Key) -> bool:
         """Handle a key in inspect mode (←/→ also start it); False if it is not one of ours."""
@@ -50,9 +68,11 @@ class InspectMode:
 
     def on_click(self, event: events.Click) -> None:
         widget, _ = self.screen.get_widget_at(event.screen_x, event.screen_y)
-        offset = event.get_content_offset(widget) if isinstance(widget, ReplyChunk) else None
+        if not isinstance(widget, ReplyChunk):
+            return
+        offset = event.get_content_offset(widget)
         if offset is not None and (index := widget.char_at(offset.x, offset.y)) is not None:
-            self.focus()  # type: ignore[attr-defined]
+            self.focus()
             self.inspect(widget.view.turn, index)
 
     def inspect(self, turn: Turn | None, index: int = 0, pick: bool = False) -> None:
@@ -75,7 +95,7 @@ class InspectMode:
     def inspect_last(self, pick: bool = False) -> None:
         """Inspect mode on the last character of the newest reply (F4 returns to the cursor);
         `pick`: and go to the alternatives, to branch."""
-        self.focus()  # type: ignore[attr-defined]
+        self.focus()
         if self.cursor is not None:
             self.inspect(*self.cursor, pick=pick)
         elif views := [view for view in self._views() if view.turn.reply]:

@@ -9,6 +9,8 @@ knobs then, so the panel fits an 80×24 terminal) and is shown even if it was hi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -91,12 +93,13 @@ class Inspector(Vertical):
 
     COMPONENT_CLASSES = {"inspector--raw", "inspector--warped", "inspector--cut", "inspector--chosen"}
 
+    @dataclass
     class Branch(Message):
         """Rewrite `turn`'s reply from character `index` on, starting with `choice`."""
 
-        def __init__(self, turn: Turn, index: int, choice: Choice) -> None:
-            super().__init__()
-            self.turn, self.index, self.choice = turn, index, choice
+        turn: Turn
+        index: int
+        choice: Choice
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -131,7 +134,7 @@ class Inspector(Vertical):
     def show(self, turn: Turn | None, index: int = 0, number: int = 0, pick: bool = False) -> None:
         """Inspect reply character `index` of `turn`, the `number`-th turn (None: stop)."""
         self.turn = turn
-        self.step = step_at(turn.token_info, turn.reply, index) if turn is not None else None
+        self.step = step_at(turn, index) if turn is not None else None
         if (sidebar := self.parent) is not None:
             sidebar.set_class(turn is not None, "-inspecting")
             if turn is not None:

@@ -7,6 +7,8 @@ line and Down on the last line walk through earlier prompts, like a shell.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
@@ -18,13 +20,12 @@ MAX_PASTE = 16_384
 
 
 class PromptInput(TextArea):
+    @dataclass
     class Submitted(Message):
         """Enter was pressed; the app decides whether to accept (and clear) the text."""
 
-        def __init__(self, prompt: PromptInput, text: str) -> None:
-            super().__init__()
-            self.prompt = prompt
-            self.text = text
+        prompt: PromptInput
+        text: str
 
         @property
         def control(self) -> PromptInput:

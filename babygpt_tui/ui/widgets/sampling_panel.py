@@ -60,10 +60,9 @@ HINTS = {f"knob-{knob.field}": knob.hint for knob in KNOBS} | {
 
 
 class SamplingPanel(VerticalScroll):
+    @dataclass
     class ParamsChanged(Message):
-        def __init__(self, params: SamplingParams) -> None:
-            super().__init__()
-            self.params = params
+        params: SamplingParams
 
     def __init__(self, params: SamplingParams | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -92,7 +91,7 @@ class SamplingPanel(VerticalScroll):
             yield RadioButton("continue", compact=True, id="mode-continue")
         with Horizontal(id="knob-buttons"):
             yield Button("Reset", compact=True, id="reset-knobs")
-            yield Button("Save as defaults", compact=True, id="save-defaults", action="app.session('save_defaults')")
+            yield Button("Save as defaults", compact=True, id="save-defaults", action="app.save_defaults")
 
     def on_mount(self) -> None:
         self.border_title = "Sampling"
@@ -112,8 +111,8 @@ class SamplingPanel(VerticalScroll):
     def on_slider_changed(self, event: Slider.Changed) -> None:
         event.stop()
         field = (event.slider.id or "").removeprefix("knob-")
-        value = int(round(event.value)) if field in ("top_k", "max_new_tokens") else event.value
-        self._params = replace(self._params, **{field: value})
+        value: float = int(round(event.value)) if field in ("top_k", "max_new_tokens") else event.value
+        self._params = replace(self._params, **{field: value})  # type: ignore[arg-type]  # int where the field is
         self.post_message(self.ParamsChanged(self._params))
 
     def set_params(self, params: SamplingParams) -> None:

@@ -12,6 +12,7 @@ focused slider is posted as `TypedText` (the app forwards it to the prompt).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from rich.text import Text
@@ -55,13 +56,12 @@ class Slider(ForwardsTyping, Widget, can_focus=True):
 
     value: reactive[float] = reactive(0.0, init=False)
 
+    @dataclass
     class Changed(Message):
         """The value changed (by key, mouse or code)."""
 
-        def __init__(self, slider: Slider, value: float) -> None:
-            super().__init__()
-            self.slider = slider
-            self.value = value
+        slider: Slider
+        value: float
 
         @property
         def control(self) -> Slider:

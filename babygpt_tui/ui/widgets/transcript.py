@@ -13,7 +13,6 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
@@ -83,7 +82,6 @@ class TurnView(Vertical):
         self._pending: Timer | None = None
         self._rows = -1  # rows the tail has room for while streaming (-1: not sized yet)
         self.cursor: int | None = None  # the inspected reply character, if it is in this turn
-        self._noted = False  # the branch note has been looked for in the first tokens
 
     def compose(self) -> ComposeResult:
         prompt = self.turn.prompt
@@ -101,10 +99,9 @@ class TurnView(Vertical):
     def _show_note(self) -> None:
         """'↳ branched from …' under the prompt of a branch (known from its first token on)."""
         note = self.query_one(".turn-note", Static)
-        text = branch_note(self.turn.token_info)
+        text = branch_note(self.turn.branch)
         note.update(text)
         note.display = bool(text)
-        self._noted = bool(self.turn.token_info)
 
     def _tail(self) -> ReplyChunk:
         return self.query(ReplyChunk).last()
@@ -127,8 +124,6 @@ class TurnView(Vertical):
         return None
 
     def refresh_reply(self) -> None:
-        if not self._noted:
-            self._show_note()
         tail = self._tail()
         text = self.turn.reply[self._frozen :]
         cut = text.rfind("\n") if len(text) > FREEZE_AFTER else -1
@@ -200,14 +195,6 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
     """
 
     heatmap: reactive[bool] = reactive(False)  # colour replies by probability (bound to the app's)
-
-    class Inspected(Message):
-        """The inspect cursor moved to reply character `index` of `turn`, the `number`-th turn
-        (turn None: inspect mode ended). `pick`: the person wants to pick an alternative."""
-
-        def __init__(self, turn: Turn | None, index: int = 0, number: int = 0, pick: bool = False) -> None:
-            super().__init__()
-            self.turn, self.index, self.number, self.pick = turn, index, number, pick
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)

@@ -1,0 +1,131 @@
+"""Token events of one reply → `TokenBatch` messages for the UI, in the engine process. No torch.
+
+One message per token would cost the UI most of its time, so `Batcher` groups events and emits a
+batch every ~30 ms (or every `max_tokens`). All its timing uses the events' own timestamps, so a
+test that feeds events with fixed times gets identical batches.
+
+Back-pressure: a batch is only emitted once the UI has acknowledged the previous one (`ready`).
+If drawing falls behind, batches grow instead of queueing up in the pipe, so a key like Esc is
+never stuck behind a backlog of stale batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+
+from ..api import SamplingParams, TokenBatch, TokenEvent
+from ..token_record import TokenRecord, rounded
+
+
+def record_of(event: TokenEvent, forced: bool = False) -> TokenRecord:
+    """The typed record of one event: the raw top alternatives, then tokens only in the warped
+    top; each alternative's warped probability is 0.0 when the warpers cut it, None when not known."""
+    warped = {a.id: a.prob for a in event.top_warped}
+    cut = 0.0 if 0.0 in warped.values() else None  # fewer survivors than slots: the rest are cut
+    ids: list[int] = []
+    texts: list[str] = []
+    raw: list[float | None] = []
+    warp: list[float | None] = []
+    for a in event.top_raw:
+        w = warped.pop(a.id, None)
+        ids.append(a.id)
+        texts.append(a.text)
+        raw.append(a.prob)
+        warp.append(cut if w is None else w)
+    for a in event.top_warped:
+        if a.id in warped and a.prob > 0:
+            ids.append(a.id)
+            texts.append(a.text)
+            raw.append(None)
+            warp.append(a.prob)
+    return TokenRecord(
+        event.id,
+        rounded(math.exp(event.logprob)) or 0.0,
+        rounded(event.warped_prob) or 0.0,
+        tuple(ids),
+        tuple(texts),
+        tuple(raw),
+        tuple(warp),
+        forced,
+    )
+
+
+class Batcher:
+    """Groups TokenEvents into TokenBatches and measures the live decode rate."""
+
+    def __init__(
+        self,
+        turn: int,
+        start: float,
+        interval: float = 0.03,
+        max_tokens: int = 64,
+        rate_window: float = 0.5,
+        sample_every: float = 0.25,
+        ready: Callable[[], bool] = lambda: True,
+        forced: int = 0,
+        records: bool = True,
+    ) -> None:
+        self.turn, self.start = turn, start
+        self.interval, self.max_tokens = interval, max_tokens
+        self.rate_window, self.sample_every = rate_window, sample_every
+        self.ready = ready
+        self.tokens = 0
+        self.forced = forced  # the first `forced` tokens were forced (a branch), not sampled
+        self.with_records = records  # per-token records (alternatives were asked for)
+        self._text: list[str] = []
+        self._records: list[TokenRecord] = []
+        self._changes: list[tuple[int, SamplingParams]] = []
+        self._params: SamplingParams | None = None
+        self._last: TokenEvent | None = None
+        self._shifted = False
+        self._flushed_at: float | None = None
+        self._history: deque[tuple[float, int]] = deque()  # (event time, tokens) at each flush
+        self._sampled: tuple[float, int] | None = None
+        self._prefill_ms = 0.0
+
+    def add(self, event: TokenEvent) -> TokenBatch | None:
+        if self._last is None:  # first token: show it at once (time to first token matters)
+            self._prefill_ms = max(event.time - self.start, 0.0) * 1000
+            self._history.append((event.time, 1))
+            self._sampled = (event.time, 1)
+        self._text.append(event.text)
+        if self.with_records:
+            self._records.append(record_of(event, event.step < self.forced))
+        if event.params is not self._params and event.params != self._params:
+            self._changes.append((event.step, event.params))
+        self._params = event.params
+        self._shifted = self._shifted or event.shifted
+        self._last = event
+        self.tokens += 1
+        due = self._flushed_at is None or event.time - self._flushed_at >= self.interval
+        return self.flush() if (due or len(self._text) >= self.max_tokens) and self.ready() else None
+
+    def flush(self) -> TokenBatch | None:
+        if not self._text or self._last is None:
+            return None
+        now = self._last.time
+        self._history.append((now, self.tokens))
+        while len(self._history) > 2 and now - self._history[1][0] >= self.rate_window:
+            self._history.popleft()
+        (t0, n0) = self._history[0]
+        rate = (self.tokens - n0) / (now - t0) if now > t0 else 0.0
+        sample = None
+        if self._sampled and now - self._sampled[0] >= self.sample_every:
+            sample = (self.tokens - self._sampled[1]) / (now - self._sampled[0])
+            self._sampled = (now, self.tokens)
+        batch = TokenBatch(
+            self.turn,
+            "".join(self._text),
+            tuple(self._records),
+            tuple(self._changes),
+            tokens=self.tokens,
+            rate=rate,
+            sample=sample,
+            cache_len=self._last.cache_len,
+            shifted=self._shifted,
+            prefill_ms=self._prefill_ms,
+        )
+        self._text, self._records, self._changes, self._shifted, self._flushed_at = [], [], [], False, now
+        return batch
