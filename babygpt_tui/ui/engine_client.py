@@ -51,7 +51,7 @@ from .messages import (
 
 CLOSE_TIMEOUT = 2.0  # seconds the engine gets to exit after its stdin closes, before it is killed
 SIGNAL_NOTES = {
-    signal.SIGKILL: "killed (SIGKILL: out of memory, or killed by hand)",
+    signal.SIGKILL: "was killed (SIGKILL: out of memory, or killed by hand)",
     signal.SIGSEGV: "crashed (SIGSEGV, a segmentation fault)",
     signal.SIGABRT: "crashed (SIGABRT)",
     signal.SIGBUS: "crashed (SIGBUS)",
