@@ -1,25 +1,32 @@
-"""Helpers for the UI tests (imported as `ui_helpers`): a backend wrapper around the tiny
-in-memory Generator that can slow each token down, record what the engine saw, fail on purpose,
-or freeze the clock (so numbers like tokens/s render identically in snapshots), and helpers to
-drive Pilot while a reply streams."""
+"""Helpers for the UI tests: engines for the app and helpers to drive Pilot while a reply streams.
+
+Two ways to run the engine, both speaking the real protocol (api.to_wire/from_wire over pipes):
+- `ChildProcess` (the app's own): a real `babygpt-tui engine --stdio` child on a tiny checkpoint
+  in tmp_path, optionally paced with `--token-delay` (a tiny model is otherwise too fast to steer);
+- `InProcessEngine`: the same `EngineServer` on threads of the test process, around a backend
+  wrapper that can fail on purpose, record what the engine saw, or freeze the clock (so numbers
+  like tokens/s render identically in snapshots). For tests that are about the UI only.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import babygpt_tui.ui
-from babygpt_tui.api import GenerationRequest, SamplingParams
+from babygpt_tui.api import GenerationRequest, Load, SamplingParams
 
 APP_CSS = Path(babygpt_tui.ui.__file__).parent / "app.tcss"
 
 
 @dataclass
 class Options:
-    delay: float = 0.0  # seconds to sleep per token (a tiny model is otherwise too fast to steer)
+    delay: float = 0.0  # seconds to sleep per token
     fail_after: int | None = None  # raise after this many tokens (first run only)
     freeze: bool = False  # fixed event times and stats, for snapshots
 
@@ -79,6 +86,47 @@ class WrappedBackend:
         return WrappedRun(self, self.gen.stream(request, cancel, params_source))
 
 
+class InProcessEngine:
+    """The engine server on threads of this process, over two pipes (a `Transport`)."""
+
+    def __init__(self, loader: Callable[[Load], object]) -> None:
+        from babygpt_tui.engine.server import EngineServer
+
+        to_engine_r, to_engine_w = os.pipe()
+        from_engine_r, from_engine_w = os.pipe()
+        self._in = os.fdopen(to_engine_w, "w", encoding="ascii")
+        self._out = os.fdopen(from_engine_r, encoding="ascii")
+        engine_out = os.fdopen(from_engine_w, "w", encoding="ascii")
+        engine_in = os.fdopen(to_engine_r, encoding="ascii")
+        self.server = EngineServer(engine_out, loader)
+
+        def serve() -> None:
+            try:
+                self.server.serve()
+            finally:
+                engine_out.close()
+
+        threading.Thread(target=self.server.read, args=(engine_in,), daemon=True).start()
+        threading.Thread(target=serve, daemon=True).start()
+        self._lock = threading.Lock()
+
+    def send(self, line: str) -> None:
+        with self._lock:
+            self._in.write(line)
+            self._in.flush()
+
+    def lines(self) -> Iterator[str]:
+        yield from self._out
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._in.closed:
+                self._in.close()  # as the engine's stdin closing: it stops
+
+    def exit_reason(self) -> str:
+        return "The engine process exited"
+
+
 async def wait_until(pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
     """Let the app run until `condition()` is true (fails the test after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
@@ -92,7 +140,7 @@ async def wait_until(pilot, condition: Callable[[], object], timeout: float = 30
 
 async def ready(pilot) -> None:
     """Wait until the model has loaded."""
-    await wait_until(pilot, lambda: pilot.app.backend is not None)
+    await wait_until(pilot, lambda: pilot.app.replies.ready)
     await pilot.pause()
 
 
@@ -125,6 +173,26 @@ class Recorder:
 
     def text(self) -> str:
         return "\n".join(m for m, _ in self.messages)
+
+
+class Sent:
+    """Records the requests the app sends to its engine (what reached the protocol)."""
+
+    def __init__(self, app) -> None:
+        self.requests: list = []
+        original = app.engine.send
+
+        def send(request):
+            self.requests.append(request)
+            return original(request)
+
+        app.engine.send = send
+        app.replies.send = send
+
+    def generates(self) -> list:
+        from babygpt_tui.api import Generate
+
+        return [r for r in self.requests if isinstance(r, Generate)]
 
 
 async def press_now(pilot, *keys: str) -> None:

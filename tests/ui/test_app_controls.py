@@ -16,28 +16,28 @@ from tests.plugins.pilot import Recorder, finished, ready, send, wait_until
 SIZE = (100, 30)
 
 
-async def test_sliders_change_the_sampling_params_by_keyboard_and_click(make_app) -> None:
+async def test_sliders_change_the_sampling_params_by_keyboard_and_click(make_app, backend) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         temp = app.query_one("#knob-temperature", Slider)
         temp.focus()
         await pilot.press("right", "right")
-        assert app.params.get().temperature == 0.9
+        assert app.params.temperature == 0.9
         await pilot.press("home")
-        assert app.params.get().temperature == 0.0  # greedy
+        assert app.params.temperature == 0.0  # greedy
         assert temp.render().plain.endswith("greedy")
         top_k = app.query_one("#knob-top_k", Slider)
-        assert top_k.maximum == app.backend.info.vocab_size
+        assert top_k.maximum == backend.info.vocab_size
         top_k.focus()
         await pilot.press("right", "right", "right")
-        assert app.params.get().top_k == 3 and isinstance(app.params.get().top_k, int)
+        assert app.params.top_k == 3 and isinstance(app.params.top_k, int)
         start, width = app.query_one("#knob-top_p", Slider)._track()
         await pilot.click("#knob-top_p", offset=(start, 0))
-        assert app.params.get().top_p == 0.05
+        assert app.params.top_p == 0.05
         length = app.query_one("#knob-max_new_tokens", Slider)
         await pilot.click("#knob-max_new_tokens", offset=(length._track()[0] + length._track()[1] - 1, 0))
-        assert app.params.get().max_new_tokens == 2048
+        assert app.params.max_new_tokens == 2048
 
 
 async def test_reset_to_defaults_restores_every_knob(make_app) -> None:
@@ -48,9 +48,9 @@ async def test_reset_to_defaults_restores_every_knob(make_app) -> None:
         await pilot.press("end")
         app.query_one("#knob-min_p", Slider).focus()
         await pilot.press("pageup")
-        assert app.params.get() != SamplingParams()
+        assert app.params != SamplingParams()
         await pilot.press("f5")
-        assert app.params.get() == SamplingParams()
+        assert app.params == SamplingParams()
         assert app.query_one("#knob-temperature", Slider).value == 0.8
 
 
@@ -218,7 +218,7 @@ async def test_small_terminal_still_shows_prompt_and_knobs(make_app) -> None:
         reset.scroll_visible(animate=False)
         await pilot.pause()
         await pilot.click("#reset-knobs")
-        assert app.params.get() == SamplingParams()
+        assert app.params == SamplingParams()
 
 
 async def test_every_built_in_theme_works(make_app) -> None:

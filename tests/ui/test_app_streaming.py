@@ -1,20 +1,18 @@
-"""The app driven with Pilot on a tiny in-memory model: loading, streaming, live knobs, stop,
-failures and quitting."""
+"""The app driven with Pilot on a tiny model: loading, streaming, live knobs, stop, failures and
+quitting. Live knobs, Esc, regenerate and quitting run against the real engine child process
+(`make_child_app`); the rest against the same engine server in this process (`make_app`)."""
 
 from __future__ import annotations
-
-import threading
 
 from textual.widgets import Static
 
 from babygpt_tui.api import SamplingParams
-from babygpt_tui.engine.errors import CheckpointError
 from babygpt_tui.ui.app import BabyGPTApp
 from babygpt_tui.ui.screens.error import ErrorScreen
 from babygpt_tui.ui.widgets.prompt import PromptInput
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
-from tests.plugins.pilot import Recorder, finished, press_now, ready, send, wait_until
+from tests.plugins.pilot import Recorder, Sent, finished, press_now, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -55,30 +53,27 @@ async def test_a_prompt_streams_a_reply_that_grows_and_gets_a_footer(make_app, b
         assert "120 tokens" in footer and "tok/s" in footer and "length" in footer
 
 
-async def test_moving_a_slider_mid_generation_reaches_the_engine(make_app, backend) -> None:
-    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+async def test_moving_a_slider_mid_generation_reaches_the_engine(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=2048), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        set_at: list[int] = []  # tokens the engine had produced when the UI swapped the params
-        original_set = app.params.set
-        app.params.set = lambda p: (set_at.append(len(backend.seen)), original_set(p))
         await send(pilot, "")
-        await wait_until(pilot, lambda: len(backend.seen) >= 20)
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 20)
         app.query_one("#knob-temperature", Slider).focus()
         await press_now(pilot, "home")  # temperature 0: greedy from the next token on
-        await wait_until(pilot, lambda: set_at and len(backend.seen) >= set_at[0] + 20)
+        shown_at = len(app.chat.turns[0].reply)  # what the UI had drawn when the knob moved
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= shown_at + 40)
         await press_now(pilot, "escape")
         await finished(pilot)
-        temps = [p.temperature for p in backend.seen]
-        assert temps[0] == 0.8 and temps[-1] == 0.0
-        switch = temps.index(0.0)
-        assert all(t == 0.8 for t in temps[:switch]) and all(t == 0.0 for t in temps[switch:])
-        assert set_at[0] <= switch <= set_at[0] + 1  # the very next token, not the next reply
-        assert app.chat.turns[0].params.temperature == 0.8  # the turn records the settings at its start
+        turn = app.chat.turns[0]
+        changes = [(step, p.temperature) for step, p in turn.params_changes]  # as the engine recorded them
+        assert changes[0] == (0, 0.8) and len(changes) == 2 and changes[1][1] == 0.0
+        assert 20 <= changes[1][0] < shown_at + 40  # in this reply, while it streamed (not the next reply)
+        assert turn.params.temperature == 0.8  # the turn records the settings at its start
 
 
-async def test_escape_stops_at_once_and_keeps_the_partial_reply(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+async def test_escape_stops_at_once_and_keeps_the_partial_reply(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=2048), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await send(pilot, "春")
@@ -111,34 +106,26 @@ async def test_an_engine_exception_marks_the_turn_error_and_the_app_keeps_workin
         assert app.chat.turns[1].stop_reason == "length" and len(app.chat.turns[1].reply) == 30
 
 
-async def test_a_model_that_fails_to_load_shows_the_error_screen() -> None:
-    def loader():
-        raise CheckpointError("/nowhere/m.safetensors: model file not found; pass --model PATH")
-
-    app = BabyGPTApp(loader=loader, model_path="/nowhere/m.safetensors")
+async def test_a_model_that_fails_to_load_shows_the_error_screen(make_child_app, tiny_checkpoint) -> None:
+    tiny_checkpoint.unlink()  # the engine is asked to load a file that is not there
+    app = make_child_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
         await pilot.pause()
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
-        assert "/nowhere/m.safetensors" in text and "model file not found" in text and "--model" in text
+        assert str(tiny_checkpoint) in text and "--model" in text
+        assert app.load_error is not None and app.load_error.user_error
         await pilot.press("q")
-    assert app.return_code == 0
+    assert not app.engine.running
 
 
-async def test_a_prompt_sent_while_loading_runs_when_the_model_is_ready(backend) -> None:
-    gate = threading.Event()
-
-    def loader():
-        gate.wait(10)
-        return backend
-
-    app = BabyGPTApp(loader=loader, params=SamplingParams(max_new_tokens=8))
+async def test_a_prompt_sent_while_loading_runs_when_the_model_is_ready(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=8))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.sub_title == "loading model…"
+        assert app.sub_title == "loading model…"  # the engine child is still importing torch
         await send(pilot, "明")
-        assert not app.chat.turns
-        gate.set()
+        assert not app.chat.turns and app.replies.queued is not None
         await finished(pilot)
         assert app.chat.turns[0].prompt == "明" and len(app.chat.turns[0].reply) == 8
 
@@ -159,15 +146,16 @@ async def test_enter_while_generating_does_not_lose_the_prompt(make_app) -> None
         assert app.chat.turns[0].stop_reason == "stopped"
 
 
-async def test_regenerate_while_generating_stops_then_replaces_the_reply(make_app, backend) -> None:
-    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+async def test_regenerate_while_generating_stops_then_replaces_the_reply(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=2048), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        sent = Sent(app)
         await send(pilot, "明")
         await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
         first = app.chat.turns[0]
         await press_now(pilot, "ctrl+r")
-        await wait_until(pilot, lambda: backend.runs == 2)
+        await wait_until(pilot, lambda: len(sent.generates()) == 2)
         assert first.stop_reason == "stopped"
         await press_now(pilot, "escape")
         await finished(pilot)
@@ -198,21 +186,22 @@ async def test_scrolling_up_while_streaming_stops_the_auto_scroll(make_app) -> N
         await finished(pilot)
 
 
-async def test_quitting_mid_reply_stops_it_and_keeps_the_turn(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+async def test_quitting_mid_reply_stops_it_keeps_the_turn_and_ends_the_engine(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=2048), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await send(pilot, "明")
         await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
+        child = app.engine.transport.proc
         await press_now(pilot, "ctrl+q")
     turn = app.chat.turns[0]
     assert turn.stop_reason == "stopped" and turn.finished_at and 10 <= len(turn.reply) < 2048
-    assert app.cancel.is_set()
+    assert child.poll() is not None and not app.engine.running  # no orphan engine
 
 
 async def test_messages_reaching_a_closing_app_are_dropped_not_raised(make_app) -> None:
-    """The engine thread posts until it sees the stop; while the app closes, its widgets go
-    first. Tokens and the finish arriving then must not raise (seen in a benchmark's teardown)."""
+    """The engine posts until it sees the stop; while the app closes, its widgets go first.
+    Tokens and the finish arriving then must not raise (seen in a benchmark's teardown)."""
     from babygpt_tui.ui.widgets.gauge import Gauge
     from babygpt_tui.ui.widgets.transcript import Transcript
 

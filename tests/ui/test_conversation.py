@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from babygpt_tui.api import GenStats, ModelInfo, SamplingParams
+from babygpt_tui.api import GenStats, ModelInfo, SamplingParams, TokenBatch
 from babygpt_tui.session import ModelRef
 from babygpt_tui.ui.conversation import Conversation, describe_model, unknown_chars_message
 
@@ -19,6 +19,10 @@ INFO = ModelInfo(
     dtype="float32",
     sha256="ab" * 32,
 )
+
+
+def text_batch(turn: int, text: str) -> TokenBatch:
+    return TokenBatch(turn, text, (), (), len(text), 0.0, None, 0, False, 0.0)
 
 
 def stats(**kw) -> GenStats:
@@ -50,7 +54,7 @@ def test_continue_mode_appends_the_prompt_to_the_transcript_so_far() -> None:
     chat = Conversation()
     chat.set_model(INFO)
     chat.begin("一", SamplingParams(), "fresh", seed=1)
-    chat.append_text(chat.turn_id, "二三")
+    chat.append(text_batch(chat.turn_id, "二三"))
     chat.finish(chat.turn_id, stats())
     _, request = chat.begin("四", SamplingParams(), "continue", seed=1)
     assert request.prompt == "一二三四"
@@ -62,7 +66,7 @@ def test_continue_mode_sends_a_bounded_tail_the_engine_crops() -> None:
     chat.begin("x" * 100, SamplingParams(), "fresh", seed=1)
     chat.finish(chat.turn_id, stats())
     _, request = chat.begin("y", SamplingParams(), "continue", seed=1)
-    assert request.prompt == "x" * 16 + "y"
+    assert request.prompt == "x" * 15 + "y"  # at most 2 × block_size characters in all
 
 
 def test_random_seed_when_none_given() -> None:
@@ -74,7 +78,7 @@ def test_random_seed_when_none_given() -> None:
 def test_finish_fills_the_turn_from_the_stats() -> None:
     chat = Conversation()
     turn, _ = chat.begin("a", SamplingParams(), seed=5)
-    chat.append_text(chat.turn_id, "bcde")
+    chat.append(text_batch(chat.turn_id, "bcde"))
     chat.finish(chat.turn_id, stats(stop_reason="stopped"))
     assert (turn.reply, turn.tokens, turn.stop_reason) == ("bcde", 4, "stopped")
     assert turn.decode_tokens_per_s == 300.0 and turn.prefill_ms == 2.5 and turn.finished_at
@@ -84,7 +88,7 @@ def test_finish_fills_the_turn_from_the_stats() -> None:
 def test_an_error_without_stats_marks_the_turn_error_and_keeps_the_text() -> None:
     chat = Conversation()
     turn, _ = chat.begin("a", SamplingParams(), seed=5)
-    chat.append_text(chat.turn_id, "bc")
+    chat.append(text_batch(chat.turn_id, "bc"))
     chat.finish(chat.turn_id, None, "RuntimeError: boom")
     assert turn.stop_reason == "error" and turn.error == "RuntimeError: boom"
     assert turn.reply == "bc" and turn.tokens == 2
@@ -96,7 +100,7 @@ def test_messages_of_an_older_generation_are_ignored() -> None:
     old = chat.turn_id
     chat.finish(old, stats())
     turn, _ = chat.begin("b", SamplingParams(), seed=5)
-    assert chat.append_text(old, "stale") is None
+    assert chat.append(text_batch(old, "stale")) is None
     assert chat.finish(old, stats()) is None
     assert turn.reply == "" and chat.generating
 
@@ -104,7 +108,7 @@ def test_messages_of_an_older_generation_are_ignored() -> None:
 def test_last_reply_skips_empty_replies() -> None:
     chat = Conversation()
     chat.begin("a", SamplingParams(), seed=5)
-    chat.append_text(chat.turn_id, "reply one")
+    chat.append(text_batch(chat.turn_id, "reply one"))
     chat.finish(chat.turn_id, stats())
     chat.begin("b", SamplingParams(), seed=5)
     chat.finish(chat.turn_id, None, "boom")

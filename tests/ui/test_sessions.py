@@ -37,7 +37,7 @@ async def test_a_finished_reply_is_autosaved_with_every_field(make_app) -> None:
         assert turn.context_mode == "continue" and turn.model == ModelRef("tiny", "")
         assert turn.tokens == 12 and turn.decode_tokens_per_s > 0 and turn.prefill_ms > 0
         assert turn.started_at and turn.finished_at
-        assert session.params == app.params.get() and session.context_mode == "continue"
+        assert session.params == app.params and session.context_mode == "continue"
         assert session.seed_mode == "random" and session.fixed_seed == live.seed  # the seed box shows it
         assert session.model.name == "tiny"
 
@@ -120,7 +120,7 @@ async def test_replay_reproduces_a_sampled_turn_with_its_seed_and_settings(make_
         original = app.chat.turns[0]
         app.query_one("#knob-temperature", Slider).focus()
         await pilot.press("home")  # the knobs have changed since: the replay must not use them
-        assert app.params.get().temperature == 0.0
+        assert app.params.temperature == 0.0
         await pilot.press("f3")
         await finished(pilot, turns=2)
         replay = app.chat.turns[1]
@@ -140,7 +140,7 @@ async def test_replay_of_an_earlier_continue_turn_uses_its_context(make_app, bac
         await finished(pilot, turns=2)
         await send(pilot, "春")
         await finished(pilot, turns=3)
-        app.action_session("pick_replay")
+        app.action_pick_replay()
         await wait_until(pilot, lambda: type(app.screen).__name__ == "TurnPicker" and app.screen.focused)
         await pilot.press("up", "enter")  # the second turn
         await finished(pilot, turns=4)
@@ -227,7 +227,7 @@ async def test_the_open_session_can_be_renamed_before_and_after_its_first_save(m
     from babygpt_tui.ui.screens.dialogs import InputDialog
 
     async def rename(pilot, new: str) -> None:
-        pilot.app.action_session("rename_current")
+        pilot.app.action_rename_session()
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, InputDialog) and pilot.app.screen.query(Input))
         pilot.app.screen.query_one(Input).value = new
         await pilot.press("enter")
@@ -244,7 +244,7 @@ async def test_the_open_session_can_be_renamed_before_and_after_its_first_save(m
         await rename(pilot, "full moon")  # saved: the file follows
         assert SessionStore().exists("full moon") and not SessionStore().exists("moon")
         notes = Recorder(app)
-        app.action_session("export_md")
+        app.action_export_md()
         path = paths.data_dir() / "exports" / "full-moon.md"
         await wait_until(pilot, lambda: str(path) in notes.text())
         assert "# full moon" in path.read_text(encoding="utf-8")

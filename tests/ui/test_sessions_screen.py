@@ -109,7 +109,7 @@ async def test_open_restores_the_transcript_and_the_sidebar_settings(make_app) -
         assert [t.reply for t in app.chat.turns] == ["几时有", "风"]
         footers = [str(s.render()) for s in app.query(".turn-footer").results(Static)]
         assert "321 tok/s" in footers[0] and "seed 11" in footers[0] and "stopped" in footers[1]
-        assert app.params.get() == SamplingParams(temperature=1.25, top_k=9, max_new_tokens=77)
+        assert app.params == SamplingParams(temperature=1.25, top_k=9, max_new_tokens=77)
         assert app.query_one("#knob-temperature", Slider).value == 1.25
         knobs = app.query_one("#knobs")
         assert knobs.fixed_seed == 31337 and knobs.context_mode == "continue"

@@ -15,7 +15,7 @@ from babygpt_tui.ui.app import BabyGPTApp
 from babygpt_tui.ui.screens.error import ErrorScreen, StartupErrorApp
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import TurnView
-from tests.plugins.pilot import finished, ready, send, wait_until
+from tests.plugins.pilot import InProcessEngine, finished, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -30,7 +30,8 @@ def write_config(text: str) -> None:
 
 
 def with_backend(app: BabyGPTApp, backend) -> BabyGPTApp:
-    app.loader = lambda: backend
+    """The app `build_app` made, with the engine on the tiny model in this process."""
+    app.engine.spawn = lambda: InProcessEngine(lambda _: backend)
     return app
 
 
@@ -96,7 +97,7 @@ async def test_sampling_flags_beat_the_settings_stored_in_the_session(backend) -
         await ready(pilot)
         await wait_until(pilot, lambda: len(app.query(TurnView)) == 1)
         await pilot.pause()
-        assert app.params.get().temperature == 0.0 and app.params.get().top_k == 4
+        assert app.params.temperature == 0.0 and app.params.top_k == 4
         assert app.query_one("#knobs").fixed_seed == 77
 
 

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 CURSOR_KEYS = {"left", "right", "up", "down", "home", "end", "pageup", "pagedown", "enter", "escape"}
 
 
-class InspectMode(Widget):
+# A mixin of Transcript (a VerticalScroll); typed as a Widget, but not one at run time, so it
+# adds no widget type (CSS, bindings) of its own to the transcript's.
+_Mixin = Widget if TYPE_CHECKING else object
+
+
+class InspectMode(_Mixin):
     """Methods of `Transcript` for inspect mode (a mixin: it has no state of its own)."""
 
     cursor: tuple[Turn, int] | None
