@@ -21,7 +21,9 @@ from ..token_record import TokenRecord, rounded
 
 def record_of(event: TokenEvent, forced: bool = False) -> TokenRecord:
     """The typed record of one event: the raw top alternatives, then tokens only in the warped
-    top; each alternative's warped probability is 0.0 when the warpers cut it, None when not known."""
+    top; each alternative's warped probability is 0.0 when the warpers cut it, None when not known.
+    Probabilities are rounded as the columnar form stores them, so what the UI shows is what a
+    session file keeps."""
     warped = {a.id: a.prob for a in event.top_warped}
     cut = 0.0 if 0.0 in warped.values() else None  # fewer survivors than slots: the rest are cut
     ids: list[int] = []
@@ -32,14 +34,14 @@ def record_of(event: TokenEvent, forced: bool = False) -> TokenRecord:
         w = warped.pop(a.id, None)
         ids.append(a.id)
         texts.append(a.text)
-        raw.append(a.prob)
-        warp.append(cut if w is None else w)
+        raw.append(rounded(a.prob))
+        warp.append(cut if w is None else rounded(w))
     for a in event.top_warped:
         if a.id in warped and a.prob > 0:
             ids.append(a.id)
             texts.append(a.text)
             raw.append(None)
-            warp.append(a.prob)
+            warp.append(rounded(a.prob))
     return TokenRecord(
         event.id,
         rounded(math.exp(event.logprob)) or 0.0,

@@ -20,7 +20,6 @@ def backend(tiny_generator) -> WrappedBackend:
     return WrappedBackend(tiny_generator)
 
 
-
 @pytest.fixture
 def make_app(backend) -> Callable:
     """`make_app(params=..., start=..., **Options)` → a BabyGPTApp on the wrapped tiny model."""

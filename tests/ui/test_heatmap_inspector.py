@@ -1,17 +1,17 @@
 """The heat-map, the inspector and branching, driven with Pilot on the tiny model with a fixed
-seed: what a person sees and what reaches the engine."""
+seed, against the real engine child process: what a person sees and what reaches the engine."""
 
 from __future__ import annotations
 
 from textual.widgets import Checkbox, Input, OptionList, Static
 
 from babygpt_tui.api import SamplingParams
-from babygpt_tui.session import Session, dumps_session, loads_session
+from babygpt_tui.session import BranchRef, Session, dumps_session, loads_session
 from babygpt_tui.ui.token_info import bucket, step_at
 from babygpt_tui.ui.widgets.heatmap import HEAT_CLASSES, ReplyChunk
 from babygpt_tui.ui.widgets.inspector import Inspector, precise
 from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
-from tests.plugins.pilot import finished, press_now, ready, send, wait_until
+from tests.plugins.pilot import Sent, finished, press_now, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -60,19 +60,21 @@ def contrast(a, b) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-async def test_every_reply_requests_alternatives_and_stores_them_per_character(make_app, backend) -> None:
-    app = make_app(SamplingParams(max_new_tokens=40))
+async def test_every_reply_requests_alternatives_and_stores_them_per_character(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=40))
     async with app.run_test(size=SIZE) as pilot:
+        sent = Sent(app)
         await reply(pilot)
         turn = app.chat.turns[0]
-        assert backend.requests[0].top_alternatives == 10 and backend.requests[0].forced_prefix == ()
-        assert len(turn.token_info) == len(turn.reply) == 40
-        assert all(len(entry[4]) == 4 * 10 for entry in turn.token_info)  # ten alternatives each
-        assert "params" in turn.token_info[0][5]
+        request = sent.generates()[0].request
+        assert request.top_alternatives == 10 and request.forced_prefix == ()
+        assert len(turn.records) == len(turn.reply) == 40
+        assert all(len(r.alt_ids) >= 10 for r in turn.records)  # ten alternatives each (or more: warped-only)
+        assert turn.params_changes == [(0, SamplingParams(max_new_tokens=40))]
 
 
-async def test_the_heatmap_colours_each_reply_character_by_its_bucket_but_not_the_prompt(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=60))
+async def test_the_heatmap_colours_each_reply_character_by_its_bucket_but_not_the_prompt(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=60))
     async with app.run_test(size=SIZE) as pilot:
         await reply(pilot)
         turn = app.chat.turns[0]
@@ -82,9 +84,9 @@ async def test_the_heatmap_colours_each_reply_character_by_its_bucket_but_not_th
         assert not legend.display
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: None not in styles_by_char(chunk))
-        expected = [chunk.get_visual_style(HEAT_CLASSES[bucket(entry[0])]) for entry in turn.token_info]
+        expected = [chunk.get_visual_style(HEAT_CLASSES[bucket(r.prob)]) for r in turn.records]
         assert styles_by_char(chunk) == expected
-        assert len(set(map(bucket, (e[0] for e in turn.token_info)))) >= 3  # the test sees several colours
+        assert len({bucket(r.prob) for r in turn.records}) >= 3  # the test sees several colours
         assert legend.display and app.query_one(Inspector).display
         prompt = app.query_one(".turn-prompt", Static)
         assert not getattr(prompt.render(), "spans", [])
@@ -92,8 +94,8 @@ async def test_the_heatmap_colours_each_reply_character_by_its_bucket_but_not_th
         await wait_until(pilot, lambda: set(styles_by_char(chunk)) == {None} and not legend.display)
 
 
-async def test_heatmap_colours_follow_the_theme_and_stay_readable(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=30))
+async def test_heatmap_colours_follow_the_theme_and_stay_readable(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=30))
     async with app.run_test(size=SIZE) as pilot:
         await reply(pilot)
         await pilot.press("ctrl+t")
@@ -114,8 +116,8 @@ async def test_heatmap_colours_follow_the_theme_and_stay_readable(make_app) -> N
             )  # redrawn on screen
 
 
-async def test_arrow_keys_inspect_a_character_and_escape_leaves(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=30))
+async def test_arrow_keys_inspect_a_character_and_escape_leaves(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=30))
     async with app.run_test(size=SIZE) as pilot:
         await reply(pilot)
         turn = app.chat.turns[0]
@@ -126,14 +128,14 @@ async def test_arrow_keys_inspect_a_character_and_escape_leaves(make_app) -> Non
         await pilot.press("home", "right", "right")
         await wait_until(pilot, lambda: inspector.step.index == 2)
         step = inspector.step
-        assert step == step_at(turn.token_info, turn.reply, 2)
+        assert step == step_at(turn, 2)
         head = str(app.query_one("#inspect-head", Static).render())
-        assert f"'{turn.reply[2]}'" in head and precise(turn.token_info[2][0]) in head
-        assert f"rank {turn.token_info[2][2]}" in head and "temp 0.80" in head
+        assert f"'{turn.reply[2]}'" in head and precise(turn.records[2].prob) in head
+        assert f"rank {turn.records[2].rank}" in head and "temp 0.80" in head
         options = app.query_one("#inspect-alts", OptionList)
         assert options.option_count == len(step.choices) >= 10
         rows = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert [row[1] for row in rows[:10]] == turn.token_info[2][4][0::4]
+        assert [row[1] for row in rows[:10]] == list(turn.records[2].alt_texts[:10])
         assert rows[[c.chosen for c in step.choices].index(True)].startswith("▸")
         assert app.query_one("#sidebar").has_class("-inspecting") and not app.query_one("#knobs").display
         assert app.query_one(TurnView).cursor == 2
@@ -147,8 +149,8 @@ async def test_arrow_keys_inspect_a_character_and_escape_leaves(make_app) -> Non
         assert app.query_one("#knobs").display and app.query_one(TurnView).cursor is None
 
 
-async def test_clicking_a_character_inspects_that_character(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=30))
+async def test_clicking_a_character_inspects_that_character(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=30))
     async with app.run_test(size=SIZE) as pilot:
         await reply(pilot)
         turn = app.chat.turns[0]
@@ -163,12 +165,13 @@ async def test_clicking_a_character_inspects_that_character(make_app) -> None:
         assert app.query_one(Transcript).has_focus
 
 
-async def test_enter_on_an_alternative_branches_a_new_turn_with_that_token_forced(make_app, backend) -> None:
-    app = make_app(SamplingParams(max_new_tokens=10))  # prompt + reply fit the block: no cache shift
+async def test_enter_on_an_alternative_branches_a_new_turn_with_that_token_forced(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=10))  # prompt + reply fit the block: no cache shift
     async with app.run_test(size=SIZE) as pilot:
+        sent = Sent(app)
         await reply(pilot)
         source = app.chat.turns[0]
-        original = (source.reply, list(source.token_info))
+        original = (source.reply, list(source.records))
         inspector, transcript = app.query_one(Inspector), app.query_one(Transcript)
         transcript.focus()
         await pilot.press("left", "home", "right", "right", "right", "right")
@@ -180,24 +183,26 @@ async def test_enter_on_an_alternative_branches_a_new_turn_with_that_token_force
         await pilot.press("home", *["down"] * target, "enter")
         await finished(pilot, turns=2)
         branch = app.chat.turns[1]
-        request = backend.requests[-1]
+        request = sent.generates()[-1].request
         assert request.forced_prefix == (choice.id,) and request.prompt == "明月" + source.reply[:4]
         assert branch.prompt == "明月" + source.reply[:4] and branch.reply[0] == choice.text
-        assert (source.reply, source.token_info) == original  # the original stays as it was
-        first = branch.token_info[0]
-        assert first[3] == choice.id and first[5]["forced"] is True
-        assert first[5]["branch"] == {"turn": 1, "at": 5, "was": source.reply[4]}
-        # Same context as the original at that step, so the same distribution:
-        assert first[4][1::4] == source.token_info[4][4][1::4]
-        assert all(abs(a - b) < 2e-4 for a, b in zip(first[4][2::4], source.token_info[4][4][2::4], strict=True))
+        assert (source.reply, source.records) == original  # the original stays as it was
+        first = branch.records[0]
+        assert first.id == choice.id and first.forced and not branch.records[1].forced
+        assert branch.branch == BranchRef(turn=1, at=5, was=source.reply[4])
+        # Same context as the original at that step, so the same distribution (to the stored precision):
+        was = source.records[4]
+        assert first.alt_ids[:10] == was.alt_ids[:10]
+        assert all(abs(a - b) <= 1e-3 * b for a, b in zip(first.alt_raw[:10], was.alt_raw[:10], strict=True))
         note = app.query(".turn-note").last(Static)
         await wait_until(pilot, lambda: "branched from turn 1 at character 5" in str(note.render()))
         assert transcript.cursor is None and not inspector.display  # the branch ended inspect mode
 
 
-async def test_clicking_an_alternative_branches_too(make_app, backend) -> None:
-    app = make_app(SamplingParams(max_new_tokens=10))
+async def test_clicking_an_alternative_branches_too(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=10))
     async with app.run_test(size=SIZE) as pilot:
+        sent = Sent(app)
         await reply(pilot)
         inspector = app.query_one(Inspector)
         await pilot.click(app.query_one(ReplyChunk), offset=(5, 0))
@@ -205,13 +210,13 @@ async def test_clicking_an_alternative_branches_too(make_app, backend) -> None:
         choice = inspector.step.choices[3]
         await pilot.click("#inspect-alts", offset=(4, 3))
         await finished(pilot, turns=2)
-        assert backend.requests[-1].forced_prefix == (choice.id,)
+        assert sent.generates()[-1].request.forced_prefix == (choice.id,)
         assert app.chat.turns[1].reply.startswith(choice.text)
         assert app.query_one(Transcript).has_focus  # not the hidden list
 
 
-async def test_escape_in_inspect_mode_leaves_it_without_stopping_the_reply(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
+async def test_escape_in_inspect_mode_leaves_it_without_stopping_the_reply(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=2048), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await send(pilot, "明月")
@@ -228,14 +233,14 @@ async def test_escape_in_inspect_mode_leaves_it_without_stopping_the_reply(make_
         assert app.chat.turns[0].stop_reason == "stopped"
 
 
-async def test_a_reloaded_session_can_be_heat_mapped_and_inspected(make_app) -> None:
-    app = make_app(SamplingParams(max_new_tokens=30))
+async def test_a_reloaded_session_can_be_heat_mapped_and_inspected(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=30))
     async with app.run_test(size=SIZE) as pilot:
         await reply(pilot)
         saved = dumps_session(Session("s", turns=app.chat.turns))
-        before = step_at(app.chat.turns[0].token_info, app.chat.turns[0].reply, 7)
+        before = step_at(app.chat.turns[0], 7)
     restored = loads_session(saved).turns[0]
-    app = make_app()
+    app = make_child_app()
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         transcript = app.query_one(Transcript)
@@ -250,18 +255,18 @@ async def test_a_reloaded_session_can_be_heat_mapped_and_inspected(make_app) -> 
         assert inspector.step == before
 
 
-async def test_palette_actions_toggle_the_heatmap_inspect_and_branch(make_app) -> None:
+async def test_palette_actions_toggle_the_heatmap_inspect_and_branch(make_child_app) -> None:
     from babygpt_tui.ui.screens.help import PALETTE
 
     actions = {action for _, _, action in PALETTE}
-    assert {"toggle('heatmap')", "inspect", "inspect(True)"} <= actions
-    app = make_app(SamplingParams(max_new_tokens=20))
+    assert {"toggle_heatmap", "inspect", "branch_here"} <= actions
+    app = make_child_app(SamplingParams(max_new_tokens=20))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await app.run_action("inspect")  # nothing to inspect yet: a notice, no crash
         await reply(pilot)
-        await app.run_action("toggle('heatmap')")
+        await app.run_action("toggle_heatmap")
         assert app.heatmap and app.query_one(Transcript).heatmap
-        await app.run_action("inspect(True)")  # "Branch here…": cursor on the last reply, focus on its alternatives
+        await app.run_action("branch_here")  # "Branch here…": cursor on the last reply, focus on its alternatives
         inspector = app.query_one(Inspector)
         await wait_until(pilot, lambda: inspector.alternatives.has_focus and inspector.step.index == 19)

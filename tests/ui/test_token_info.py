@@ -1,104 +1,41 @@
-"""Per-token probabilities without a running app: what the worker stores per token, how the
-inspector reads it back, the heat-map's buckets and content, the cursor's moves, branching."""
+"""Per-token records as the UI reads them, without a running app: the inspector's view of a
+step, the heat-map's buckets and content, the cursor's moves, branching and replay data."""
 
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import replace
-
 import pytest
 
-from babygpt_tui.api import Alternative, GenerationRequest, SamplingParams, TokenEvent
-from babygpt_tui.session import ModelRef, Session, Turn, dumps_session, loads_session
+from babygpt_tui.api import GenerationRequest, SamplingParams, TokenBatch
+from babygpt_tui.engine.batching import Batcher
+from babygpt_tui.session import BranchRef, ModelRef, Session, Turn, dumps_session, loads_session
+from babygpt_tui.token_record import TokenRecord
 from babygpt_tui.ui.conversation import Conversation
-from babygpt_tui.ui.token_info import (
-    HEAT_EDGES,
-    branch_note,
-    bucket,
-    forced_prefix,
-    prob_at,
-    step_at,
-    token_entry,
-    with_extras,
-)
+from babygpt_tui.ui.token_info import HEAT_EDGES, branch_note, bucket, forced_prefix, params_at, step_at
 from babygpt_tui.ui.widgets.heatmap import move, reply_content
-from babygpt_tui.ui.worker import Batcher
 
 
-def event(step: int, token: int, params: SamplingParams, raw=(), warped=(), logprob=-1.0, wp=0.5) -> TokenEvent:
-    return TokenEvent(
-        id=token,
-        text=chr(0x4E00 + token),
-        logprob=logprob,
-        position=step,
-        step=step,
-        cache_len=step + 1,
-        shifted=False,
-        time=1.0 + step * 0.001,
-        params=params,
-        top_raw=tuple(raw),
-        top_warped=tuple(warped),
-        warped_prob=wp,
+def rec(token: int, prob: float = 0.5, alts: tuple = (), forced: bool = False) -> TokenRecord:
+    """A record with alternatives given as (id, raw, warped)."""
+    return TokenRecord(
+        token,
+        prob,
+        prob,
+        tuple(a[0] for a in alts),
+        tuple(chr(0x4E00 + a[0]) for a in alts),
+        tuple(a[1] for a in alts),
+        tuple(a[2] for a in alts),
+        forced,
     )
 
 
-def alt(token: int, p: float) -> Alternative:
-    return Alternative(token, chr(0x4E00 + token), p)
-
-
-def generated(gen, params: SamplingParams, prompt: str = "明月", seed: int = 3, n: int = 12, **request):
-    run = gen.stream(
-        GenerationRequest(prompt, replace(params, max_new_tokens=n), seed=seed, top_alternatives=10, **request)
-    )
-    return list(run)
-
-
-def test_entries_hold_raw_and_warped_probabilities_rank_id_and_settings_only_when_they_change(tiny_generator) -> None:
-    params = SamplingParams(temperature=0.7, top_k=5)
-    events = generated(tiny_generator, params)
-    batcher = Batcher(turn_id=1, start=0.0, interval=10.0)
-    messages = [m for e in events if (m := batcher.add(e))] + [batcher.flush()]
-    info = [entry for m in messages if m for entry in m.token_info]
-    assert len(info) == len(events) == 12
-    for e, entry in zip(events, info, strict=True):
-        prob, warped, rank, token, flat = entry[:5]
-        assert prob == pytest.approx(math.exp(e.logprob), rel=1e-3)
-        assert warped == pytest.approx(e.warped_prob, rel=1e-3)
-        assert token == e.id and len(flat) == 4 * 10  # no repetition penalty: the same ten tokens
-        assert flat[1::4] == [a.id for a in e.top_raw] and flat[0::4] == [a.text for a in e.top_raw]
-        assert flat[2::4] == pytest.approx([a.prob for a in e.top_raw], abs=1e-4)
-        warped_by_id = {a.id: a.prob for a in e.top_warped}
-        assert flat[3::4] == pytest.approx([warped_by_id.get(i, 0.0) for i in flat[1::4]], abs=1e-4)
-        assert sum(p > 0 for p in flat[3::4]) == 5  # top-k 5: the other five were cut
-        assert rank == next((i + 1 for i, a in enumerate(e.top_raw) if a.id == e.id), 0)
-    assert info[0][5] == {"params": {**events[0].params.__dict__}}  # settings on the first token only
-    assert all(len(entry) == 5 for entry in info[1:])
-    json.dumps(info)  # plain JSON
-
-
-def test_a_settings_change_mid_reply_is_recorded_at_that_token() -> None:
-    a, b = SamplingParams(), SamplingParams(temperature=0.2)
-    batcher = Batcher(turn_id=1, start=0.0, interval=10.0)
-    messages = [batcher.add(event(i, i, p)) for i, p in enumerate([a, a, b, b])] + [batcher.flush()]
-    info = [entry for m in messages if m for entry in m.token_info]
-    assert [len(e) for e in info] == [6, 5, 6, 5]
-    assert info[2][5]["params"]["temperature"] == 0.2
-    assert step_at(info, "一丁七万", 3).params == b and step_at(info, "一丁七万", 1).params == a
-
-
-def test_forced_tokens_are_marked() -> None:
-    batcher = Batcher(turn_id=1, start=0.0, interval=10.0, forced=1)
-    messages = [batcher.add(event(0, 1, SamplingParams())), batcher.add(event(1, 2, SamplingParams())), batcher.flush()]
-    info = [entry for m in messages if m for entry in m.token_info]
-    assert info[0][5]["forced"] is True and len(info[1]) == 5 and forced_prefix(info) == (1,)
+def batch(chat: Conversation, text: str, records: list[TokenRecord]) -> TokenBatch:
+    return TokenBatch(chat.turn_id, text, tuple(records), (), len(text), 0.0, None, 0, False, 0.0)
 
 
 def test_the_inspector_step_lists_alternatives_with_their_warped_probability_and_cuts() -> None:
-    raw = [alt(1, 0.5), alt(2, 0.3), alt(3, 0.1)]
-    warped = [alt(1, 0.62), alt(2, 0.38), alt(3, 0.0)]  # min-p cut token 3
-    entry = token_entry(event(0, 2, SamplingParams(min_p=0.25), raw, warped, logprob=math.log(0.3), wp=0.38), None)
-    step = step_at([entry], "丁", 0)
+    record = rec(2, 0.3, ((1, 0.5, 0.62), (2, 0.3, 0.38), (3, 0.1, 0.0)))  # min-p cut token 3
+    turn = Turn("", reply="丁", records=[record], params_changes=[(0, SamplingParams(min_p=0.25))])
+    step = step_at(turn, 0)
     assert step is not None and step.rank == 2 and step.prob == pytest.approx(0.3)
     assert [(c.id, c.raw, c.warped, c.chosen, c.cut) for c in step.choices] == [
         (1, 0.5, 0.62, False, False),
@@ -108,30 +45,24 @@ def test_the_inspector_step_lists_alternatives_with_their_warped_probability_and
     assert step.params == SamplingParams(min_p=0.25)
 
 
-def test_a_token_outside_the_top_list_is_still_offered_and_tiny_probabilities_survive_rounding() -> None:
-    raw = [alt(1, 0.9), alt(2, 0.09)]
-    entry = token_entry(event(0, 7, SamplingParams(), raw, raw, logprob=math.log(3e-7), wp=3e-7), None)
-    step = step_at([entry], "七", 0)
-    assert step.rank == 0 and step.prob == pytest.approx(3e-7, rel=1e-3)
+def test_a_token_outside_the_top_list_is_still_offered() -> None:
+    step = step_at(Turn("", reply="七", records=[rec(7, 3e-7, ((1, 0.9, 0.9), (2, 0.09, 0.09)))]), 0)
+    assert step is not None and step.rank == 0 and step.prob == pytest.approx(3e-7)
     assert step.choices[-1].id == 7 and step.choices[-1].chosen
-    assert token_entry(event(0, 1, SamplingParams(), [alt(1, 0.00002)], [alt(1, 0.00002)]), None)[4][3] > 0
 
 
-def test_a_token_lifted_into_the_warped_top_by_the_penalty_is_listed_after_the_raw_ones() -> None:
-    raw = [alt(1, 0.6), alt(2, 0.3)]
-    warped = [alt(3, 0.7), alt(2, 0.3)]  # token 1 penalised below the warped top; 3 lifted into it
-    step = step_at([token_entry(event(0, 3, SamplingParams(), raw, warped), None)], "万", 0)
-    assert [(c.id, c.raw, c.warped, c.chosen) for c in step.choices] == [
-        (1, 0.6, None, False),
-        (2, 0.3, 0.3, False),
-        (3, None, 0.7, True),
-    ]
+def test_the_settings_at_a_step_are_the_last_change_before_it() -> None:
+    a, b = SamplingParams(), SamplingParams(temperature=0.2)
+    turn = Turn("", reply="一丁七万", records=[rec(i) for i in range(4)], params_changes=[(0, a), (2, b)])
+    assert [params_at(turn, i) for i in range(4)] == [a, a, b, b]
+    assert params_at(Turn(""), 0) is None  # not recorded (a reply from before the heat-map)
 
 
-def test_damaged_token_info_reads_as_no_data() -> None:
-    assert step_at([["x"]], "一", 0) is None and step_at([], "一", 0) is None
-    assert prob_at([[True]], 0) is None and prob_at(["junk"], 0) is None and prob_at([[0.5]], 0) == 0.5
-    assert branch_note([5]) == "" and forced_prefix([[1, 2]]) == ()
+def test_a_reply_without_records_has_no_step_and_a_branch_is_noted() -> None:
+    assert step_at(Turn("", reply="一"), 0) is None and step_at(Turn("", reply="", records=[rec(1)]), 0) is None
+    assert branch_note(None) == ""
+    assert branch_note(BranchRef(2, 18, "\n")) == "↳ branched from turn 2 at character 18 (the model wrote ↵)"
+    assert forced_prefix([rec(1, forced=True), rec(2, forced=True), rec(3), rec(4, forced=True)]) == (1, 2)
 
 
 def test_heat_buckets_cover_zero_to_one() -> None:
@@ -140,7 +71,7 @@ def test_heat_buckets_cover_zero_to_one() -> None:
 
 
 def test_reply_content_colours_runs_and_gives_a_coloured_newline_a_cell() -> None:
-    info = [[0.001], [0.002], [0.9], [0.3], [0.9]]
+    info = [rec(0, p) for p in (0.001, 0.002, 0.9, 0.3, 0.9)]
     styles = ["s0", "s1", "s2", "s3", "s4", "s5"]
     content = reply_content("一丁\n七万", 0, info, styles)  # type: ignore[arg-type]
     assert content.plain == "一丁 \n七万"
@@ -182,15 +113,14 @@ def test_the_cursor_moves_by_character_line_and_reply(at, key, expected) -> None
 def test_branch_builds_the_prefix_prompt_forces_the_choice_and_keeps_the_source() -> None:
     chat = Conversation(model=ModelRef("m.safetensors", "abc"), block_size=16)
     source, _ = chat.begin("明月", SamplingParams(), seed=1)
-    chat.append_text(chat.turn_id, "几时有", [[0.5, 0.5, 1, 5, []]] * 3)
+    chat.append(batch(chat, "几时有", [rec(5)] * 3))
     chat.finish(chat.turn_id, None)
     turn, request = chat.branch(source, 2, choice=42, params=SamplingParams(temperature=0.3), seed=9)
     assert chat.turns == [source, turn] and source.reply == "几时有"
     assert turn.prompt == "明月几时" and request.prompt == "明月几时" and request.forced_prefix == (42,)
     assert request.top_alternatives == 10 and request.seed == 9 and request.params.temperature == 0.3
-    chat.append_text(chat.turn_id, "天", [[0.1, 0.1, 0, 42, []]])
-    assert turn.token_info[0][5]["branch"] == {"turn": 1, "at": 3, "was": "有"}
-    assert "branched from turn 1 at character 3" in branch_note(turn.token_info)
+    assert turn.branch == BranchRef(1, 3, "有")
+    assert "branched from turn 1 at character 3" in branch_note(turn.branch)
     with pytest.raises(ValueError, match="being written"):
         chat.branch(source, 0, 42, SamplingParams())
 
@@ -198,7 +128,7 @@ def test_branch_builds_the_prefix_prompt_forces_the_choice_and_keeps_the_source(
 def test_branch_of_an_empty_prompt_keeps_the_start_newline_and_refuses_another_model() -> None:
     chat = Conversation(model=ModelRef("a.safetensors", "aaa"), block_size=16)
     source, _ = chat.begin("", SamplingParams(), seed=1)
-    chat.append_text(chat.turn_id, "明月", [])
+    chat.append(batch(chat, "明月", []))
     chat.finish(chat.turn_id, None)
     _, request = chat.branch(source, 1, 7, SamplingParams())
     assert request.prompt == "\n明"  # the model started from the corpus separator
@@ -209,15 +139,15 @@ def test_branch_of_an_empty_prompt_keeps_the_start_newline_and_refuses_another_m
         chat.branch(other, 0, 7, SamplingParams())
 
 
-def test_token_info_survives_a_session_round_trip(tiny_generator) -> None:
-    events = generated(tiny_generator, SamplingParams(), n=8)
-    batcher = Batcher(turn_id=1, start=0.0, interval=10.0, forced=1)
-    info = [e for m in [batcher.add(ev) for ev in events] + [batcher.flush()] if m for e in m.token_info]
-    info[0] = with_extras(info[0], branch={"turn": 1, "at": 2, "was": "x"})
-    reply = "".join(e.text for e in events)
-    session = Session("s", turns=[Turn("明月", reply=reply, stop_reason="length", token_info=info)])
-    loaded = loads_session(dumps_session(session))
-    assert loaded.turns[0].token_info == info
-    for i in range(len(reply)):
-        assert step_at(loaded.turns[0].token_info, reply, i) == step_at(info, reply, i)
-    assert branch_note(loaded.turns[0].token_info) == branch_note(info) != ""
+def test_records_survive_a_session_round_trip(tiny_generator) -> None:
+    request = GenerationRequest("明月", SamplingParams(max_new_tokens=8), seed=3, top_alternatives=10)
+    batcher = Batcher(turn=1, start=0.0, interval=10.0, forced=1)
+    batches = [b for e in tiny_generator.stream(request) if (b := batcher.add(e))] + [batcher.flush()]
+    records = [r for b in batches if b for r in b.records]
+    changes = [c for b in batches if b for c in b.params_changes]
+    reply = "".join(b.text for b in batches if b)
+    turn = Turn("明月", reply, "length", records=records, params_changes=changes, branch=BranchRef(1, 2, "x"))
+    loaded = loads_session(dumps_session(Session("s", turns=[turn]))).turns[0]
+    assert loaded.records == records and loaded.params_changes == changes and loaded.branch == turn.branch
+    assert [step_at(loaded, i) for i in range(len(reply))] == [step_at(turn, i) for i in range(len(reply))]
+    assert loaded.records[0].forced and not loaded.records[1].forced
