@@ -14,6 +14,7 @@ from babygpt_tui.api import SamplingParams
 from babygpt_tui.errors import UserError
 from babygpt_tui.session import (
     SCHEMA_VERSION,
+    BranchRef,
     ModelRef,
     Session,
     SessionError,
@@ -24,6 +25,7 @@ from babygpt_tui.session import (
     session_to_dict,
 )
 from babygpt_tui.session_export import export_json, export_markdown, export_session
+from babygpt_tui.token_record import TokenRecord, rounded
 
 
 def full_session() -> Session:
@@ -45,7 +47,21 @@ def full_session() -> Session:
         started_at="2025-01-02T03:04:05.678+00:00",
         finished_at="2025-01-02T03:04:06.000+00:00",
         error="cancelled by user",
-        token_info=[[0.5, [["把", 0.5], ["问", 0.25]], [["把", 0.9]]], [0.125, [], []]],
+        records=[
+            TokenRecord(
+                5,
+                rounded(0.5) or 0,
+                rounded(0.9) or 0,
+                (5, 7),
+                ("把", "问"),
+                (rounded(0.5), rounded(0.25)),
+                (rounded(0.9), None),
+                True,
+            ),
+            TokenRecord(9, rounded(0.125) or 0, 0.0),
+        ],
+        params_changes=[(0, params), (1, replace(params, temperature=0.0))],
+        branch=BranchRef(1, 3, "风"),
     )
     return Session(
         name="宋词 / drafts ..",
@@ -71,7 +87,7 @@ def test_full_session_really_sets_every_field() -> None:
         (session.turns[0].model, ModelRef("")),
     ):
         for f in fields(obj):
-            if f.name != "schema_version":
+            if f.name not in ("schema_version", "notes"):
                 assert getattr(obj, f.name) != getattr(default, f.name), f"{type(obj).__name__}.{f.name}"
 
 
@@ -82,18 +98,19 @@ def test_every_field_round_trips() -> None:
 
 def test_file_holds_every_field_and_plain_json() -> None:
     data = json.loads(dumps_session(full_session()))
-    assert set(data) == {f.name for f in fields(Session)}
+    assert set(data) == {f.name for f in fields(Session)} - {"notes"}
     assert set(data["turns"][0]) == {f.name for f in fields(Turn)}
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["turns"][0]["params"] == {
         f.name: getattr(full_session().turns[0].params, f.name) for f in fields(SamplingParams)
     }
-    assert data["turns"][0]["token_info"] == full_session().turns[0].token_info  # plain lists
+    assert data["turns"][0]["records"]["n"] == 2 and data["turns"][1]["records"] is None
+    assert data["turns"][0]["branch"] == {"turn": 1, "at": 3, "was": "风"}
 
 
-def test_token_info_stays_one_compact_line() -> None:
-    text = dumps_session(full_session()).decode()
-    assert '"token_info": [[0.5,[["把",0.5],["问",0.25]],[["把",0.9]]],[0.125,[],[]]]' in text
+def test_per_token_data_is_a_few_lines_per_turn() -> None:
+    lines = dumps_session(full_session()).decode().splitlines()
+    assert sum('"alt_p"' in line for line in lines) == 1  # one line per column, not one per number
 
 
 def test_lone_surrogate_still_saves_and_round_trips() -> None:
@@ -283,3 +300,42 @@ def test_fuzz_mutated_valid_files_load_or_fail_cleanly_and_what_loads_saves(data
         return
     saved = dumps_session(session)  # anything accepted can be saved and reloaded unchanged
     assert dumps_session(loads_session(saved)) == saved  # (bytes, not ==, so a NaN compares equal)
+
+
+def test_a_version_1_file_with_positional_per_token_lists_migrates_and_keeps_the_valid_entries() -> None:
+    extras = {"params": {"temperature": 0.3}, "forced": True, "branch": {"turn": 1, "at": 2, "was": "x"}}
+    v1 = {
+        "schema_version": 1,
+        "name": "old",
+        "turns": [
+            {
+                "prompt": "明",
+                "reply": "月几时",
+                "token_info": [
+                    [0.5, 0.6, 1, 5, ["月", 5, 0.5, 0.6, "风", 6, 0.3, 0.0], extras],
+                    [0.25, 0.25, 0, 9, []],
+                    ["junk"],
+                ],
+            }
+        ],
+    }
+    session = session_from_dict(v1)
+    turn = session.turns[0]
+    assert len(turn.records) == 2 and turn.records[0].alt_texts == ("月", "风") and turn.records[0].forced
+    assert turn.records[0].alt_warped[1] == 0.0 and turn.records[0].rank == 1 and turn.records[1].rank == 0
+    assert turn.params_changes == [(0, SamplingParams(temperature=0.3))]
+    assert turn.branch == BranchRef(1, 2, "x") and turn.reply == "月几时"
+    assert len(session.notes) == 1 and "1 of 3" in session.notes[0] and "turns[0]" in session.notes[0]
+    saved = json.loads(dumps_session(session))
+    assert saved["schema_version"] == 2 and "token_info" not in saved["turns"][0]
+    assert loads_session(dumps_session(session)).notes == []  # what was dropped is not dropped again
+
+
+def test_a_version_1_file_is_much_smaller_as_version_2() -> None:
+    entry = [0.4, 0.5, 1, 1000, [x for i in range(10) for x in ("字", 1000 + i, 0.1234, 0.2345)]]
+    v1 = {
+        "schema_version": 1,
+        "name": "big",
+        "turns": [{"prompt": "", "reply": "字" * 500, "token_info": [entry] * 500}],
+    }
+    assert len(dumps_session(session_from_dict(v1))) * 2 < len(json.dumps(v1, ensure_ascii=False))

@@ -3,13 +3,15 @@ failed save, Ctrl+N, replaying a turn, and settings from config.toml reaching th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.session import ModelRef, Session, SessionError, Turn
 from babygpt_tui.session_store import SessionStore
 from babygpt_tui.ui.session_controller import StartOptions
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import TurnView
-from tests.plugins.pilot import Recorder, finished, press_now, ready, send, wait_until
+from tests.plugins.pilot import Recorder, Sent, finished, press_now, ready, send, wait_until
 
 SIZE = (100, 30)
 
@@ -111,10 +113,11 @@ async def test_ctrl_n_while_generating_stops_and_saves_the_reply_in_the_old_sess
         assert turn.stop_reason == "stopped" and len(turn.reply) >= 10 and turn.decode_tokens_per_s > 0
 
 
-async def test_replay_reproduces_a_sampled_turn_with_its_seed_and_settings(make_app, backend) -> None:
-    app = make_app(SamplingParams(max_new_tokens=30, temperature=1.5, top_p=0.9))
+async def test_replay_reproduces_a_sampled_turn_with_its_seed_and_settings(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=30, temperature=1.5, top_p=0.9))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        sent = Sent(app)
         await send(pilot, "明")
         await finished(pilot)
         original = app.chat.turns[0]
@@ -125,7 +128,7 @@ async def test_replay_reproduces_a_sampled_turn_with_its_seed_and_settings(make_
         await finished(pilot, turns=2)
         replay = app.chat.turns[1]
         assert replay.reply == original.reply and replay.seed == original.seed
-        assert replay.params == original.params and backend.requests[1].seed == original.seed
+        assert replay.params == original.params and sent.generates()[1].request.seed == original.seed
         assert len(app.query(TurnView)) == 2
 
 
@@ -277,47 +280,32 @@ async def test_autosave_writes_in_its_own_thread_and_the_ui_keeps_going(make_app
         assert saved(app.sessions.session.name).turns[0].prompt == "明"
 
 
-async def test_replay_follows_knobs_moved_mid_reply_and_forces_a_branch_token_again(make_app, backend) -> None:
-    from babygpt_tui.ui.token_info import params_schedule
-
-    app = make_app(SamplingParams(max_new_tokens=40, temperature=1.4), delay=0.003)
+async def test_replay_follows_knobs_moved_mid_reply_and_forces_a_branch_token_again(make_child_app) -> None:
+    app = make_child_app(SamplingParams(max_new_tokens=400, temperature=1.4), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
+        sent = Sent(app)
         await send(pilot, "明")
-        await wait_until(pilot, lambda: len(backend.seen) >= 10)
+        await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
         app.query_one("#knob-temperature", Slider).focus()
         await press_now(pilot, "home")  # greedy from here on, mid-reply
         await finished(pilot)
         original = app.chat.turns[0]
-        temps = [p.temperature for p in backend.seen]
-        assert temps[0] == 1.4 and temps[-1] == 0.0
-        schedule = params_schedule(original.token_info, original.params)
-        assert [schedule().temperature for _ in temps] == temps  # the stored steps rebuild the knobs
+        assert [p.temperature for _, p in original.params_changes] == [1.4, 0.0]
         await pilot.press("end")  # the knobs move again; the replay must not care
-        backend.seen.clear()
         await pilot.press("f3")
         await finished(pilot, turns=2)
-        assert [p.temperature for p in backend.seen] == temps
-        assert app.chat.turns[1].reply == original.reply
+        replay = app.chat.turns[1]
+        assert sent.generates()[-1].schedule == tuple(original.params_changes)
+        assert replay.params_changes == original.params_changes  # the engine followed the stored knobs
+        assert replay.reply == original.reply
 
-    # A stored branch (its first token forced) replays with that token forced again.
-    forced = app.chat.turns[0].token_info[0][3]
-    assert backend.requests[-1].forced_prefix == ()
-    branch = Turn(
-        "明",
-        app.chat.turns[0].reply,
-        "length",
-        SamplingParams(max_new_tokens=5),
-        seed=1,
-        model=app.chat.model,
-        token_info=[app.chat.turns[0].token_info[0][:5] + [{"forced": True}]],
-    )
-    SessionStore().save(Session("b", [branch]))
-    app2 = make_app(start=StartOptions(session=saved("b")))
-    async with app2.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await wait_until(pilot, lambda: len(app2.query(TurnView)) == 1)
+        # A stored branch (its first token forced) replays with that token forced again.
+        forced = replace(original.records[0], forced=True)
+        branch = Turn("明", original.reply, "length", SamplingParams(max_new_tokens=5), seed=1, model=app.chat.model)
+        branch.records = [forced]
+        app.chat.turns.append(branch)
         await pilot.press("f3")
-        await finished(pilot, turns=2)
-        assert backend.requests[-1].forced_prefix == (forced,)
-        assert app2.chat.turns[1].reply[0] == branch.reply[0]
+        await finished(pilot, turns=4)
+        assert sent.generates()[-1].request.forced_prefix == (forced.id,)
+        assert app.chat.turns[3].reply[0] == branch.reply[0] and app.chat.turns[3].records[0].forced
