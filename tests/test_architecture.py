@@ -22,6 +22,9 @@ TORCH_FREE = [
     "session_migrations.py",
     "atomic.py",
     "errors.py",
+    "token_record.py",
+    "engine/batching.py",
+    "commands/engine.py",
 ]
 
 
@@ -68,3 +71,39 @@ def test_importing_every_module_does_not_load_the_forbidden_toolkit(kind: str, f
     code = f"import sys; {imports}; print({forbidden!r} in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", f"importing the {kind} modules loads {forbidden}"
+
+
+FULL_SESSION = r"""
+import asyncio, sys
+from babygpt_tui.api import Load, SamplingParams
+from babygpt_tui.ui.app import BabyGPTApp
+from babygpt_tui.ui.engine_client import ChildProcess, engine_env
+
+async def main():
+    app = BabyGPTApp(Load(sys.argv[1], device="cpu", dtype="float32", threads=1),
+                     lambda: ChildProcess(env=engine_env(1)), params=SamplingParams(max_new_tokens=20))
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not app.replies.ready:
+            await asyncio.sleep(0.02)
+        app.query_one("#prompt").text = "明月"
+        await pilot.press("enter")
+        while not (app.chat.turns and app.chat.turns[-1].stop_reason):
+            await asyncio.sleep(0.02)
+        await pilot.press("ctrl+t", "f4", "escape", "f3")
+        while len(app.chat.turns) < 2 or app.chat.turns[-1].stop_reason is None:
+            await asyncio.sleep(0.02)
+        await pilot.press("ctrl+q")
+    print(len(app.chat.turns[-1].reply), "torch" in sys.modules)
+
+asyncio.run(main())
+"""
+
+
+def test_a_whole_tui_session_leaves_torch_out_of_the_ui_process(tiny_checkpoint: Path) -> None:
+    """The engine runs in its own process: a reply, the heat-map, the inspector and a replay in
+    the UI process never import torch there."""
+    out = subprocess.run(
+        [sys.executable, "-c", FULL_SESSION, str(tiny_checkpoint)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["20", "False"]
