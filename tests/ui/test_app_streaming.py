@@ -59,8 +59,11 @@ async def test_moving_a_slider_mid_generation_reaches_the_engine(make_child_app)
         await ready(pilot)
         await send(pilot, "")
         await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 20)
-        app.query_one("#knob-temperature", Slider).focus()
+        slider = app.query_one("#knob-temperature", Slider)
+        slider.focus()
+        await wait_until(pilot, lambda: slider.has_focus)
         await press_now(pilot, "home")  # temperature 0: greedy from the next token on
+        await wait_until(pilot, lambda: app.params.temperature == 0.0)
         shown_at = len(app.chat.turns[0].reply)  # what the UI had drawn when the knob moved
         await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= shown_at + 40)
         await press_now(pilot, "escape")

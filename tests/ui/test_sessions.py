@@ -287,7 +287,9 @@ async def test_replay_follows_knobs_moved_mid_reply_and_forces_a_branch_token_ag
         sent = Sent(app)
         await send(pilot, "明")
         await wait_until(pilot, lambda: len(app.chat.turns[0].reply) >= 10)
-        app.query_one("#knob-temperature", Slider).focus()
+        slider = app.query_one("#knob-temperature", Slider)
+        slider.focus()
+        await wait_until(pilot, lambda: slider.has_focus)
         await press_now(pilot, "home")  # greedy from here on, mid-reply
         await finished(pilot)
         original = app.chat.turns[0]
