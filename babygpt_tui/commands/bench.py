@@ -138,19 +138,19 @@ def run_tui(args: argparse.Namespace) -> int:
     from ..bench.report import write_json
     from ..bench.tui import TuiOptions, render_tui_bench, run_tui_bench
 
-    _set_threads(args)
-    model = getattr(args, "model", None) or (str(bundled_model_path()) if bundled_model_path().exists() else None)
-    reference = parse_reference(getattr(args, "reference", None) or os.environ.get(REFERENCE_ENV))
-    if reference is None:
-        raise UserError("bench tui decodes with the reference model: --reference off leaves nothing to measure")
+    model = getattr(args, "model", None) or str(bundled_model_path())
+    if not Path(model).exists():
+        raise UserError(f"{model}: no such model file (bench tui generates with it); pass --model PATH")
+    threads = getattr(args, "threads", None) or 0
+    if threads < 0:
+        raise UserError(f"--threads = {threads} must be at least 1")
     options = TuiOptions(
-        reference=reference,
-        reps=_reps(args, 5, 2),
-        tokens=getattr(args, "tokens", None) or (200 if args.quick else 500),
+        model=model,
+        reps=_reps(args, 3, 1),
+        tokens=getattr(args, "tokens", None) or (300 if args.quick else 1500),
         presses=10 if args.quick else 30,
         dtype=getattr(args, "dtype", None) or "float32",
-        cold_model=model,
-        threads=getattr(args, "threads", None) or 0,
+        threads=threads,
     )
     doc = run_tui_bench(options, progress=lambda msg: print(f"… {msg}", file=sys.stderr))
     print(render_tui_bench(doc))

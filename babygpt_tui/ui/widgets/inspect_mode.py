@@ -28,7 +28,10 @@ CURSOR_KEYS = {"left", "right", "up", "down", "home", "end", "pageup", "pagedown
 
 # A mixin of Transcript (a VerticalScroll); typed as a Widget, but not one at run time, so it
 # adds no widget type (CSS, bindings) of its own to the transcript's.
-_Mixin = Widget if TYPE_CHECKING else object
+if TYPE_CHECKING:
+    _Mixin = Widget
+else:
+    _Mixin = object
 
 
 class InspectMode(_Mixin):
@@ -49,7 +52,7 @@ class InspectMode(_Mixin):
         pick: bool = False
 
     def _views(self) -> list[TurnView]:
-        return list(self.query("TurnView"))  # type: ignore[arg-type]  # TurnView by its CSS type name
+        return list(self.query("TurnView"))  # type: ignore[arg-type]  # TurnView, by its CSS type name
 
     def _view(self, turn: Turn) -> TurnView | None:
         raise NotImplementedError  # the transcript's
