@@ -32,8 +32,8 @@ def load_generator(
 ) -> Generator:
     """Load the model the settings name, on their device/dtype/threads (`dtype` overrides).
 
-    `leave_a_core` (the TUI): unless threads are set, torch gets one thread fewer than the cores,
-    so the UI thread has one of its own. With every core busy, torch's OpenMP threads spin at
+    `leave_a_core` (serve): unless threads are set, torch gets one thread fewer than the cores,
+    so the event loop has one of its own. With every core busy, torch's OpenMP threads spin at
     each barrier against the UI (measured on 2 cores with another job running: 2.8 tok/s in the
     TUI with 2 threads; one thread decodes about as fast as two when the machine is quiet)."""
     import torch
