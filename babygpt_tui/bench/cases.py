@@ -31,7 +31,6 @@ LONG_TOKENS = 1000  # the long run: several cache shifts
 PREFILL_TOKENS = 200
 DECODE_PROMPT = 16  # a short prompt, so prompt + short run fit in block_size 256 with no shift
 WARMUP_TOKENS = 16
-TOP_ALTERNATIVES = 10
 GREEDY = SamplingParams(temperature=0.0)
 # What a TUI user typically has on: every warper active, plus the alternatives panel.
 TUI_PARAMS = SamplingParams(temperature=0.8, top_k=40, top_p=0.95, min_p=0.05, repetition_penalty=1.1)

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 
 from .. import __version__
+from ..api import TOP_ALTERNATIVES
 from ..engine.checkpoint import load_checkpoint
 from ..engine.device import dtype_name, resolve_dtype
 from ..engine.model import BabyGPT, ModelConfig
 from ..engine.reference import REFERENCE
 from ..engine.tokenizer import CharTokenizer
 from .cases import (
-    TOP_ALTERNATIVES,
     TUI_PARAMS,
     Plan,
     engine_forward_case,
