@@ -226,6 +226,9 @@ class BabyGPTApp(App[None]):
         self.engine.close()
         super().exit(*args, **kwargs)
 
+    def on_unmount(self) -> None:
+        self.engine.close()  # however the app ends (an exception, a test's teardown): no engine left behind
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Stop, Regenerate, Copy and Replay show dimmed in the footer when they would do nothing."""
         chat = self.chat

@@ -217,3 +217,11 @@ async def test_messages_reaching_a_closing_app_are_dropped_not_raised(make_app) 
         await app.query_one(Gauge).remove()
         await wait_until(pilot, lambda: not app.chat.generating)  # the finish was handled too
         assert app.chat.turns[0].stop_reason == "length" and len(app.chat.turns[0].reply) == 60
+
+
+async def test_an_app_that_ends_without_a_quit_still_ends_its_engine(make_child_app) -> None:
+    app = make_child_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        child = app.engine.transport.proc
+    assert child.wait(10) is not None and not app.engine.running
