@@ -113,8 +113,10 @@ def test_without_acks_only_one_batch_is_in_flight_and_cancel_stops_the_reply(eng
     e.send(Cancel(2))  # read at once, though the engine is busy with the reply
     events = list(e.until(Finished))
     batches = [b for b in events if isinstance(b, TokenBatch)]
-    assert len(batches) == 1  # the rest waited for an ack that never came, then went out as one
-    assert events[-1].stats.stop_reason == "stopped" and events[-1].stats.tokens < 100_000
+    assert len(batches) <= 1  # the rest waited for an ack that never came, then went out as one
+    stats = events[-1].stats
+    assert stats.stop_reason == "stopped" and stats.tokens < 100_000
+    assert len(first.text) + sum(len(b.text) for b in batches) == stats.tokens  # none lost, none queued
 
 
 def test_a_line_that_is_not_a_request_is_logged_and_ignored(engine) -> None:

@@ -4,15 +4,27 @@ quitting. Live knobs, Esc, regenerate and quitting run against the real engine c
 
 from __future__ import annotations
 
+import threading
+
 from textual.widgets import Static
 
-from babygpt_tui.api import SamplingParams
+from babygpt_tui.api import Load, SamplingParams
 from babygpt_tui.ui.app import BabyGPTApp
 from babygpt_tui.ui.screens.error import ErrorScreen
 from babygpt_tui.ui.widgets.prompt import PromptInput
 from babygpt_tui.ui.widgets.slider import Slider
 from babygpt_tui.ui.widgets.transcript import Transcript, TurnView
-from tests.plugins.pilot import Recorder, Sent, finished, press_now, ready, send, wait_until
+from tests.plugins.pilot import (
+    InProcessEngine,
+    Recorder,
+    Sent,
+    WrappedBackend,
+    finished,
+    press_now,
+    ready,
+    send,
+    wait_until,
+)
 
 SIZE = (100, 30)
 
@@ -122,13 +134,20 @@ async def test_a_model_that_fails_to_load_shows_the_error_screen(make_child_app,
     assert not app.engine.running
 
 
-async def test_a_prompt_sent_while_loading_runs_when_the_model_is_ready(make_child_app) -> None:
-    app = make_child_app(SamplingParams(max_new_tokens=8))
+async def test_a_prompt_sent_while_loading_runs_when_the_model_is_ready(backend) -> None:
+    gate = threading.Event()
+
+    def slow_load(_load: Load) -> WrappedBackend:
+        gate.wait(30)  # the engine is still importing torch / reading the file
+        return backend
+
+    app = BabyGPTApp(Load("tiny.safetensors"), lambda: InProcessEngine(slow_load), SamplingParams(max_new_tokens=8))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.sub_title == "loading model…"  # the engine child is still importing torch
+        assert app.sub_title == "loading model…"
         await send(pilot, "明")
         assert not app.chat.turns and app.replies.queued is not None
+        gate.set()
         await finished(pilot)
         assert app.chat.turns[0].prompt == "明" and len(app.chat.turns[0].reply) == 8
 
