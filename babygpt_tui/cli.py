@@ -7,11 +7,14 @@ runs, so `--help` is instant and the TUI can paint before the model has loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
 from .commands.bench import BENCHMARKS
 from .errors import UserError
+from .escape import escape_controls
+from .output import checked_stdout
 
 # A user mistake exits with this code and a one-line message; never a traceback.
 USAGE_ERROR = 2
@@ -247,14 +250,18 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module = importlib.import_module(COMMANDS[args.command])
+    # Headless commands: every write to stdout is complete or an OutputError (a full disk, `>&-`).
+    output = checked_stdout() if args.command is not None else contextlib.nullcontext()
     try:
-        return int(module.run(args) or 0)
+        with output:
+            return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `babygpt-tui generate | head`
         return 0
     except UserError as e:  # only user errors are caught here; bugs keep their traceback
-        print(f"babygpt-tui: error: {e}", file=sys.stderr)
+        # The message may quote a file (a session name, a config value): no raw escapes.
+        print(f"babygpt-tui: error: {escape_controls(str(e))}", file=sys.stderr)
         return USAGE_ERROR
 
 

@@ -2,7 +2,9 @@
 
 Markdown puts each prompt and reply in a fenced block, because poems depend on their line
 breaks, which plain Markdown paragraphs would join; the settings of each turn follow as a
-one-row table, enough to replay it (`seed` + sampling settings + model). No torch, no textual.
+one-row table, enough to replay it (`seed` + sampling settings + model). Control characters from
+the session (an escape sequence in a name or a prompt) are written as visible escapes, so
+neither `cat export.md` nor `sessions export` to a terminal can run them. No torch, no textual.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from typing import Literal
 
 from . import __version__
+from .escape import MULTILINE, escape_controls, escape_json
 from .session import Session, Turn, dumps_session
 
 ExportFormat = Literal["md", "json"]
@@ -40,7 +43,7 @@ def export_session(session: Session, fmt: ExportFormat = "md") -> str:
 
 def export_json(session: Session) -> str:
     """The same document as the session file (schema_version included), so it can be re-imported."""
-    return dumps_session(session).decode("utf-8")
+    return escape_json(dumps_session(session).decode("utf-8"))
 
 
 def export_markdown(session: Session) -> str:
@@ -60,7 +63,7 @@ def export_markdown(session: Session) -> str:
 def _turn_markdown(number: int, turn: Turn) -> list[str]:
     lines = [f"## Turn {number}", ""]
     if turn.started_at:
-        lines += [f"_{turn.started_at}_", ""]
+        lines += [f"_{_escape(turn.started_at)}_", ""]
     lines += ["**Prompt**", ""]
     lines += _block(turn.prompt) if turn.prompt else ["_(empty: the model started a new poem)_"]
     lines += ["", "**Reply**", ""]
@@ -91,6 +94,7 @@ def _turn_markdown(number: int, turn: Turn) -> list[str]:
 
 def _block(text: str) -> list[str]:
     """A fenced block longer than any run of backticks inside, so the text cannot close it early."""
+    text = escape_controls(text, keep=MULTILINE)
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"{fence}text", *text.split("\n"), fence]
@@ -102,9 +106,10 @@ def _num(value: float) -> str:
 
 def _escape(text: str) -> str:
     """Keep a name or message literal: no headings, emphasis, links or HTML from its characters."""
-    text = " ".join(text.split())  # one line: a newline would end the heading or quote
+    text = escape_controls(" ".join(text.split()))  # one line: a newline would end the heading or quote
     return re.sub(r"([\\`*_{}\[\]<>#|!])", r"\\\1", text)
 
 
 def _cell(text: str) -> str:
+    text = escape_controls(text)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")

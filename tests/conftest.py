@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.plugins.models", "tests.plugins.app"]
+pytest_plugins = ["tests.plugins.models", "tests.plugins.app", "tests.plugins.disks"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,13 +1,19 @@
-"""`babygpt-tui generate`: stream text to stdout (stats to stderr), or JSON lines with --json."""
+"""`babygpt-tui generate`: stream text to stdout (stats to stderr), or JSON lines with --json.
+
+The model's text comes from its vocabulary, which came from a file: on a terminal, control
+characters in it are shown as escapes (a pipe or a file gets the text exactly). Every write to
+stdout is checked (`cli.main` installs `output.checked_stdout`): a closed or full stdout is one
+line and exit 2, never a traceback or a silently short output."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from typing import Any
 
 from ..api import GenerationRequest, GenStats
 from ..errors import UserError
+from ..escape import MULTILINE, escape_controls, json_dumps_safe
 from .common import load_generator, seed_of, settings_from_args
 
 
@@ -15,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.top_alternatives < 0:
         raise UserError(f"--top-alternatives = {args.top_alternatives} must be 0 or more")
+    out = sys.stdout
+    out.flush()  # a closed stdout (`>&-`) is reported here, before the model loads
     gen = load_generator(args, settings)
     request = GenerationRequest(
         prompt=args.prompt,
@@ -25,13 +33,18 @@ def run(args: argparse.Namespace) -> int:
         stop=settings.stop,
     )
     run = gen.stream(request)
-    out = sys.stdout
     if run.skipped_chars and not args.json:
-        print(f"note: skipped characters not in the model's vocabulary: {' '.join(run.skipped_chars)}", file=sys.stderr)
+        skipped = escape_controls(" ".join(run.skipped_chars))
+        print(f"note: skipped characters not in the model's vocabulary: {skipped}", file=sys.stderr)
     if run.prompt_cropped and not args.json:
         print(f"note: prompt cropped to its last {gen.block_size} characters (the context window)", file=sys.stderr)
-    if not args.json and out.isatty():
-        out.write(args.prompt)
+    terminal = out.isatty()
+
+    def shown(text: str) -> str:
+        return escape_controls(text, keep=MULTILINE) if terminal else text
+
+    if not args.json and terminal:
+        out.write(shown(args.prompt))
     interrupted = False
     try:
         for ev in run:
@@ -39,16 +52,16 @@ def run(args: argparse.Namespace) -> int:
                 record = {"id": ev.id, "text": ev.text, "logprob": round(ev.logprob, 6), "position": ev.position}
                 if request.top_alternatives:
                     record["top"] = [[a.text, round(a.prob, 6)] for a in ev.top_raw]
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.write(json_dumps_safe(record) + "\n")
             else:
-                out.write(ev.text)
+                out.write(shown(ev.text))
             out.flush()
     except KeyboardInterrupt:
         interrupted = True  # the text so far is already flushed; report and exit 130
     stats = run.stats
     assert stats is not None
     if args.json:
-        out.write(json.dumps(_summary(stats, interrupted), ensure_ascii=False) + "\n")
+        out.write(json_dumps_safe(_summary(stats, interrupted)) + "\n")
     else:
         out.write("\n")
         print(_stats_line(stats, interrupted), file=sys.stderr)
@@ -56,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
-def _summary(stats: GenStats, interrupted: bool) -> dict:
+def _summary(stats: GenStats, interrupted: bool) -> dict[str, Any]:
     return {
         "done": True,
         "tokens": stats.tokens,

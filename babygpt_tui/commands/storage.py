@@ -2,7 +2,8 @@
 
 Output is aligned plain text (rich adds colour on a terminal only); user mistakes raise
 ConfigError / SessionError, which `cli.main` prints as one line and turns into exit code 2.
-No torch, no textual: these commands answer instantly.
+Every string that came from a file (session names, config values, paths) is printed through
+`escape_controls`. No torch, no textual: these commands answer instantly.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .. import paths
 from ..atomic import write_atomic
 from ..config import CLI_SOURCE, DEFAULT_SOURCE, resolve_settings, settings_values
 from ..config_write import init_config
+from ..escape import escape_controls
+from ..output import why
 from ..session import SessionError
 from ..session_export import export_session
 from ..session_store import SessionInfo, SessionStore
@@ -38,13 +41,18 @@ def run(args: argparse.Namespace) -> int:
     return action[args.sessions_command](args, console)
 
 
+def _text(text: str, style: str = "") -> Text:
+    """A line to print: control characters from files shown as escapes, never sent raw."""
+    return Text(escape_controls(text), style=style)
+
+
 def _print_rows(console: Console, rows: list[tuple[Any, ...]], styles: tuple[str, ...] = ()) -> None:
     """Columns padded by display width, so CJK session names still line up."""
-    widths = [max(cell_len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
+    cells = [[escape_controls(str(cell)) for cell in row] for row in rows]
+    widths = [max(cell_len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for n, row in enumerate(cells):
         line = Text()
-        for i, cell in enumerate(row):
-            text = str(cell)
+        for i, text in enumerate(row):
             style = "bold" if n == 0 else (styles[i] if i < len(styles) else "")
             line.append(text, style=style)
             if i < len(row) - 1:
@@ -69,7 +77,7 @@ def _paths(args: argparse.Namespace, console: Console) -> int:
     _print_rows(console, rows, ("", "", "dim"))
     home = paths.home_override()
     if home is not None:
-        console.print(Text(f"{paths.HOME_ENV}={home} relocates both", style="dim"))
+        console.print(_text(f"{paths.HOME_ENV}={home} relocates both", style="dim"))
     return 0
 
 
@@ -87,7 +95,7 @@ def _config_show(args: argparse.Namespace, console: Console) -> int:
     settings, sources = resolve_settings(args)
     path = _config_path(args)
     state = "" if path.exists() else " (not found: built-in defaults apply)"
-    console.print(Text(f"config file: {path}{state}"))
+    console.print(_text(f"config file: {path}{state}"))
     rows: list[tuple[Any, ...]] = [("KEY", "VALUE", "SOURCE")]
     for key, value in settings_values(settings).items():
         source = sources[key]
@@ -102,7 +110,7 @@ def _config_show(args: argparse.Namespace, console: Console) -> int:
 
 def _config_init(args: argparse.Namespace, console: Console) -> int:
     path = init_config(_config_path(args))
-    console.print(Text(f"wrote {path}; every key is documented there (commented out = the default)"))
+    console.print(_text(f"wrote {path}; every key is documented there (commented out = the default)"))
     return 0
 
 
@@ -114,7 +122,7 @@ def _sessions_list(args: argparse.Namespace, console: Console) -> int:
     store = SessionStore()
     infos = store.list()
     if not infos:
-        console.print(Text(f"no sessions yet in {store.directory}; the TUI saves one after your first reply"))
+        console.print(_text(f"no sessions yet in {store.directory}; the TUI saves one after your first reply"))
         return 0
     rows: list[tuple[Any, ...]] = [("NAME", "MODEL", "TURNS", "LAST USED")]
     for info in infos:
@@ -126,25 +134,25 @@ def _sessions_list(args: argparse.Namespace, console: Console) -> int:
     _print_rows(console, rows)
     unreadable = sum(not i.readable for i in infos)
     note = f"; {unreadable} unreadable (left untouched)" if unreadable else ""
-    console.print(Text(f"{len(infos)} in {store.directory}{note}", style="dim"))
+    console.print(_text(f"{len(infos)} in {store.directory}{note}", style="dim"))
     return 0
 
 
 def _sessions_export(args: argparse.Namespace, console: Console) -> int:
     session = SessionStore().load(args.name)
-    text = export_session(session, args.format)
+    text = export_session(session, args.format)  # control characters are escaped by the export
     if not args.output:
-        sys.stdout.write(text)
+        sys.stdout.write(text)  # checked by cli.main: a full disk is an error, not a short file
         sys.stdout.flush()
         return 0
     out = Path(args.output)
     try:
         write_atomic(out, text.encode("utf-8"))
     except OSError as e:
-        raise SessionError(f"cannot write {out}: {e.strerror or e}") from None
+        raise SessionError(f"cannot write {out}: {why(e)}") from None
     turns = len(session.turns)
     Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text(f"wrote {session.name!r} ({turns} turn{'s' if turns != 1 else ''}) to {out}")
+        _text(f"wrote {session.name!r} ({turns} turn{'s' if turns != 1 else ''}) to {out}")
     )
     return 0
 
@@ -159,12 +167,12 @@ def _sessions_delete(args: argparse.Namespace, console: Console) -> int:
         if not sys.stdin.isatty():
             raise SessionError(f"not deleting {args.name!r} without confirmation: pass --yes (no terminal to ask on)")
         try:
-            answer = input(f"Delete session {args.name!r} ({what})? [y/N] ")
+            answer = input(escape_controls(f"Delete session {args.name!r} ({what})? [y/N] "))
         except EOFError:
             answer = ""
         if answer.strip().lower() not in ("y", "yes"):
-            console.print(Text("not deleted"))
+            console.print(_text("not deleted"))
             return 1
     path = store.delete(args.name)
-    console.print(Text(f"deleted {args.name!r} ({path})"))
+    console.print(_text(f"deleted {args.name!r} ({path})"))
     return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -31,6 +30,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..atomic import atomic_path
 from .data import read_corpus
 from .errors import CheckpointError
 from .layout_detect import Detected, detect, normalize_names
@@ -341,7 +341,7 @@ def save_checkpoint(
     extra: dict[str, str] | None = None,
     layout: Layout | None = None,
 ) -> Path:
-    """Write a self-describing .safetensors file atomically (temp file + os.replace).
+    """Write a self-describing .safetensors file by `atomic.atomic_path`'s rules.
 
     `layout`: what the metadata records (default: the first layout whose parts the config has,
     v9 for what `train` builds); a converted file keeps the one it was loaded as."""
@@ -388,15 +388,8 @@ def save_pth(
 
 
 def _write_atomically(path: Path, write: Callable[[str], None]) -> Path:
-    """`write(tmp)` to a temp name in the same folder (so os.replace is atomic), then replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.tmp"))
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """`write(tmp)`, then the temp file takes `path`'s place by `atomic.atomic_path`'s rules:
+    atomic, through symlinks, and into a device or FIFO rather than replacing it (`--out /dev/null`)."""
+    with atomic_path(path) as tmp:
+        write(str(tmp))
     return path
