@@ -6,15 +6,24 @@ it (`Poems / draft` -> `poems-draft.json`, `-2`, `-3`… on a collision), so nam
 session by name reads the files, with a cache keyed on (mtime, size) so a listing after a save
 reads only what changed.
 
-A file that does not load (corrupt, truncated, newer schema, unreadable) is listed with the
-reason and is never overwritten: a new session whose slug is taken by it gets another file name.
+A file that does not load (corrupt, truncated, newer schema, unreadable, a name no user could
+type) is listed with the reason and is never overwritten: a new session whose slug is taken by it
+gets another file name.
+
+Two windows on one session: a save never overwrites a file another window (or process) wrote
+since this copy of the session was read or last saved. The file's `updated_at` is its revision:
+each save stamps a new one, so a file whose `updated_at` is neither this copy's nor the last one
+this store wrote has been changed elsewhere, and the session is saved under a new name instead
+(`poems` -> `poems 2`; the caller compares `session.name` before and after to tell the user).
+A session that was saved before and whose file is gone (`sessions delete` in another terminal)
+is not silently re-created: the save raises `SessionDeleted`, once; saving again re-creates it.
 No torch, no textual.
 """
 
 from __future__ import annotations
 
+import builtins  # `list` is a method name here: annotations inside the class use builtins.list
 import datetime
-import errno
 import re
 import time
 import unicodedata
@@ -24,6 +33,8 @@ from typing import Any
 
 from . import paths
 from .atomic import TEMP_SUFFIX, write_atomic
+from .output import why as _why
+from .safe_read import FileRefused, read_capped
 from .session import ModelRef, Session, SessionError, dumps_session, loads_session, utc_now
 
 STALE_TEMP_SECONDS = 3600  # temp files older than this are leftovers of a killed write
@@ -31,6 +42,7 @@ STALE_TEMP_SECONDS = 3600  # temp files older than this are leftovers of a kille
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a session is kilobytes to a few MB; refuse to slurp a disk image
 SLUG_MAX = 48  # characters; up to 4 UTF-8 bytes each stays well under the usual 255-byte limit
 NAME_MAX = 200
+SESSION_FILE_MODE = 0o600  # new session files: chats are private (an existing file keeps its mode)
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -44,6 +56,7 @@ class SessionInfo:
     model: str = ""  # ModelRef.short of the session's model
     turns: int = 0
     error: str = ""  # why the file could not be loaded; "" when it loaded
+    updated_at: str = ""  # the file's revision (see the module docstring); "" for an unreadable file
 
     @property
     def readable(self) -> bool:
@@ -80,16 +93,24 @@ def _from_iso(text: str) -> datetime.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
 
 
-def _why(e: OSError) -> str:
-    if e.errno == errno.ENOSPC:
-        return "the disk is full"
-    return e.strerror or str(e)
+class SessionDeleted(SessionError):
+    """The session's file was deleted (or renamed) elsewhere since it was last saved or read."""
+
+
+def forked_note(old: str, new: str) -> str:
+    """What to tell the user when `save` wrote the session under a new name."""
+    return (
+        f"Session {old!r} was changed in another window since it was opened here; to keep both, "
+        f"this window's chat is saved as {new!r}."
+    )
 
 
 class SessionStore:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = Path(directory) if directory else paths.sessions_dir()
-        self._cache: dict[Path, tuple[tuple[int, int], SessionInfo]] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], SessionInfo]] = {}
+        self._written: dict[Path, str] = {}  # the revision this store last wrote to each file
+        self._told_deleted: set[str] = set()  # names whose SessionDeleted was raised once already
 
     # ----- reading -------------------------------------------------------------------------
     def list(self) -> list[SessionInfo]:
@@ -107,7 +128,7 @@ class SessionStore:
         return sorted(infos, key=lambda i: (i.last_used, i.name), reverse=True)
 
     @staticmethod
-    def _remove_stale_temp_files(files: list[Path]) -> None:
+    def _remove_stale_temp_files(files: builtins.list[Path]) -> None:
         """Delete temp files a killed write left behind (an hour old: no write takes that long,
         so none of them belongs to a save still running in another window). Best effort."""
         cutoff = time.time() - STALE_TEMP_SECONDS
@@ -119,7 +140,7 @@ class SessionStore:
                 except OSError:
                     pass
 
-    def search(self, query: str) -> list[SessionInfo]:
+    def search(self, query: str) -> builtins.list[SessionInfo]:
         """The listed sessions whose name contains `query`, ignoring case."""
         needle = query.strip().casefold()
         return [i for i in self.list() if needle in i.name.casefold()]
@@ -150,13 +171,20 @@ class SessionStore:
     def load_path(self, path: Path) -> Session:
         path = Path(path)
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise SessionError(f"{path}: too large for a session file ({size:,} bytes)")
-            raw = path.read_bytes()
+            raw = read_capped(path, MAX_FILE_BYTES)
+            mtime = path.stat().st_mtime
+        except FileRefused as e:
+            raise SessionError(f"{path}: {e}; not a session file") from None
         except OSError as e:
             raise SessionError(f"{path}: cannot read it: {_why(e)}") from None
-        return loads_session(raw, origin=str(path))
+        session = loads_session(raw, origin=str(path))
+        try:  # a name from a file obeys the rules of a typed one (nothing to print raw, never "")
+            check_name(session.name)
+        except SessionError as e:
+            raise SessionError(f"{path}: name: {e}") from None
+        if not session.updated_at:  # a file from before updated_at: its revision is its mtime
+            session.updated_at = datetime.datetime.fromtimestamp(mtime, datetime.UTC).isoformat(timespec="microseconds")
+        return session
 
     def _info(self, path: Path) -> SessionInfo:
         try:
@@ -164,7 +192,7 @@ class SessionStore:
         except OSError as e:
             when = datetime.datetime.now(datetime.UTC)
             return SessionInfo(path.name, path, when, error=f"{path}: cannot read it: {_why(e)}")
-        key = (st.st_mtime_ns, st.st_size)
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)  # a save by another window is a new inode
         cached = self._cache.get(path)
         if cached and cached[0] == key:
             return cached[1]
@@ -174,23 +202,40 @@ class SessionStore:
         except SessionError as e:
             info = SessionInfo(path.name, path, mtime, error=str(e))
         else:
-            info = SessionInfo(
-                session.name,
-                path,
-                _from_iso(session.updated_at) or mtime,
-                session.current_model.short,
-                len(session.turns),
-            )
+            info = self._row(session, path, mtime)
         self._cache[path] = (key, info)
         return info
 
+    @staticmethod
+    def _row(session: Session, path: Path, mtime: datetime.datetime) -> SessionInfo:
+        when = _from_iso(session.updated_at) or mtime
+        return SessionInfo(
+            session.name, path, when, session.current_model.short, len(session.turns), updated_at=session.updated_at
+        )
+
     # ----- writing -------------------------------------------------------------------------
     def save(self, session: Session) -> Path:
-        """Write the session atomically (stamping updated_at); SessionError if the disk refuses."""
-        if not session.name.strip():
-            raise SessionError("cannot save a session without a name")
-        info = self.find(session.name)
-        return self._write(session, info.path if info and info.readable else self._new_path(session.name))
+        """Write the session atomically (stamping updated_at); SessionError if the disk refuses.
+
+        If another window changed the file since this copy was read or last saved here, the
+        session is saved under a new name (`session.name` changes; `forked_note` says so). If
+        its file was deleted meanwhile, SessionDeleted — once: a second save re-creates it."""
+        check_name(session.name)  # never write a name the loader would refuse
+        name = session.name
+        info = self.find(name)
+        if info is not None and info.readable:
+            if info.updated_at in (session.updated_at, self._written.get(info.path)):
+                return self._write(session, info.path)
+            session.name = self.unique_name(name)  # changed elsewhere: keep both
+            return self._write(session, self._new_path(session.name))
+        if session.updated_at and name not in self._told_deleted:  # it was saved, and is gone
+            self._told_deleted.add(name)
+            raise SessionDeleted(
+                f"session {name!r} was deleted or renamed outside this window since it was last saved, "
+                "so it was not re-created; save again to keep it (Ctrl+S)"
+            )
+        self._told_deleted.discard(name)
+        return self._write(session, self._new_path(name))
 
     def _new_path(self, name: str) -> Path:
         slug = slugify(name)
@@ -200,21 +245,22 @@ class SessionStore:
         return path
 
     def _write(self, session: Session, path: Path, touch: bool = True) -> Path:
-        now = utc_now()
+        now, before = utc_now(), (session.created_at, session.updated_at)
         session.created_at = session.created_at or now
         if touch or not session.updated_at:
             session.updated_at = now
         try:
-            write_atomic(path, dumps_session(session))
+            write_atomic(path, dumps_session(session), new_mode=SESSION_FILE_MODE)
         except OSError as e:
+            session.created_at, session.updated_at = before  # still the revision that is on disk
             raise SessionError(
                 f"could not save session {session.name!r} to {path}: {_why(e)}; the previous version is unchanged"
             ) from None
+        self._written[path] = session.updated_at
         try:
             st = path.stat()
-            when = _from_iso(session.updated_at) or datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC)
-            info = SessionInfo(session.name, path, when, session.current_model.short, len(session.turns))
-            self._cache[path] = ((st.st_mtime_ns, st.st_size), info)
+            info = self._row(session, path, datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC))
+            self._cache[path] = ((st.st_ino, st.st_mtime_ns, st.st_size), info)
         except OSError:
             pass  # the cache is only an optimisation
         return path
@@ -256,6 +302,7 @@ class SessionStore:
         except OSError as e:
             raise SessionError(f"{what} {path}: {_why(e)}") from None
         self._cache.pop(path, None)
+        self._written.pop(path, None)
 
     # ----- creating ------------------------------------------------------------------------
     def unique_name(self, base: str = "session") -> str:
@@ -265,7 +312,8 @@ class SessionStore:
         name, n = base, 1
         while name in taken:
             n += 1
-            name = f"{base} {n}"
+            suffix = f" {n}"
+            name = base[: NAME_MAX - len(suffix)].rstrip() + suffix  # still a name the loader accepts
         return name
 
     def new_session(self, name: str | None = None, **fields: Any) -> Session:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from textual.css.query import NoMatches
 
 from ..session import Session, SessionError
-from ..session_store import SessionStore
+from ..session_store import SessionStore, forked_note
 from .messages import SessionWritten
 from .widgets.sampling_panel import SamplingPanel
 
@@ -124,6 +124,13 @@ class SessionSaving:
             return None
         self.last_error = ""
         job.session.created_at, job.session.updated_at = job.copy.created_at, job.copy.updated_at
+        if job.copy.name != job.session.name:  # another window changed the file: the store kept both
+            self.app.notify(
+                forked_note(job.session.name, job.copy.name), title="Saved under a new name", markup=False, timeout=10
+            )
+            job.session.name = job.copy.name
+            if self.session is job.session:
+                self.app.title = job.copy.name
         return message.path  # type: ignore[return-value]
 
     def flush(self) -> None:
