@@ -21,6 +21,7 @@ from typing import Any, TypeGuard
 from . import paths
 from .api import SamplingParams
 from .errors import UserError
+from .safe_read import FileRefused, read_capped
 
 DEFAULT_SOURCE = "default"
 CLI_SOURCE = "command line"
@@ -37,6 +38,11 @@ DTYPES = {
     "half": "float16",
 }
 THEME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+MAX_CONFIG_BYTES = 1024 * 1024  # the documented example is 3 KB; `--config /dev/zero` must not fill the memory
+# tomllib's time and memory grow with the square of a dotted key's length (a.a.a…: 10,000 parts
+# took 400 MB); no real key has more than a few parts, so refuse long chains before parsing.
+_KEY_PART = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
+LONG_DOTTED_KEY = re.compile(rf"(?:^|[\[{{,])[ \t]*(?:{_KEY_PART}[ \t]*\.[ \t]*){{64,}}", re.MULTILINE)
 
 Sources = dict[str, str]  # dotted key ("sampling.top_k") -> "default", a config path or "command line"
 
@@ -100,7 +106,7 @@ def _dtype(v: Any) -> str:
 def _threads(v: Any) -> int:
     if not _is_int(v) or not 0 <= v <= 1024:
         raise _Invalid("an integer from 0 (one per core) to 1024")
-    return v
+    return int(v)
 
 
 def _context_keep(v: Any) -> int | None:
@@ -108,7 +114,7 @@ def _context_keep(v: Any) -> int | None:
         return None
     if not _is_int(v) or v < 0:
         raise _Invalid('"auto" or an integer of 0 or more (below the model\'s block_size)')
-    return v
+    return int(v)
 
 
 def _seed(v: Any) -> int | None:
@@ -116,7 +122,7 @@ def _seed(v: Any) -> int | None:
         return None
     if not _is_int(v) or not 0 <= v <= SEED_MAX:
         raise _Invalid(f'"random" or an integer from 0 to {SEED_MAX}')
-    return v
+    return int(v)
 
 
 def _stop(v: Any) -> tuple[str, ...]:
@@ -257,21 +263,27 @@ def parse_config_text(text: str | bytes, origin: str = "config.toml") -> dict[st
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise ConfigError(f"{origin}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    if LONG_DOTTED_KEY.search(text):
+        raise ConfigError(f"{origin}: not a config file (a dotted key with 64 or more parts)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{origin}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: not a config file (arrays or tables nested too deeply)") from None
     return parse_config_data(data, origin)
 
 
 def read_config_file(path: Path, missing_ok: bool = False) -> dict[str, Any]:
     """The checked values a config file sets; {} if it does not exist and missing_ok."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_capped(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         if missing_ok:
             return {}
         raise ConfigError(f"{path}: no such config file (create one with `babygpt-tui config init`)") from None
+    except FileRefused as e:
+        raise ConfigError(f"{path}: {e}; a config file is a TOML text file") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
     return parse_config_text(raw, origin=str(path))

@@ -10,24 +10,35 @@ import random
 import re
 from pathlib import Path
 
+from ..safe_read import FileRefused, read_capped
 from .errors import DataError
 
 BLANK_LINES = re.compile(r"\n[ \t\r\f\v]*\n")
+# Character-level corpora for models this size are a few MB (tiny Shakespeare is 1 MB); 256 MiB is
+# far past any of them and still fits in memory as text, while /dev/zero or a disk image does not.
+MAX_CORPUS_BYTES = 256 * 1024 * 1024
 
 
-def read_corpus(path: str | Path, flag: str = "--data") -> str:
-    """The text of a UTF-8 corpus; every problem is a one-line DataError naming `flag`."""
+def read_corpus(path: str | Path, flag: str = "--data", limit: int = MAX_CORPUS_BYTES) -> str:
+    """The text of a UTF-8 corpus, a regular file of at most `limit` bytes; every problem is a
+    one-line DataError naming the file and `flag` (how it was given: `--data`, `--vocab-from`,
+    `score FILE`)."""
     path = Path(path)
+    hint = f"{flag} takes a UTF-8 text file of at most {limit / 2**20:g} MiB"
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_capped(path, limit)
     except FileNotFoundError:
-        raise DataError(f"{path}: corpus not found; pass {flag} PATH to a UTF-8 text file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; pass {flag} PATH to a UTF-8 text file") from None
+        raise DataError(f"{path}: corpus not found; {hint}") from None
+    except FileRefused as e:
+        raise DataError(f"{path}: {e}; {hint}") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e}); {hint}") from None
+    try:
+        # Universal newlines, as open(path).read() in the original scripts: the vocabulary of a
+        # corpus with Windows line endings must not gain "\r".
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); convert it to UTF-8") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror})") from None
     if not text.strip():
         raise DataError(f"{path}: corpus is empty")
     return text
