@@ -10,22 +10,25 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ..engine.data import read_corpus, train_val_split
-from ..engine.score import Score, score_ids
+from ..engine.score import Score, default_stride, score_ids
 from ..errors import UserError
+from ..escape import escape_controls
 from .common import load_generator
 
 
 def run(args: argparse.Namespace) -> int:
-    text = read_corpus(args.file)
+    if args.stride is not None and args.stride < 1:  # before the model loads: no need to wait for it
+        raise UserError(f"--stride = {args.stride} must be at least 1 (default: half the model's block_size)")
+    text = read_corpus(args.file, flag="score FILE")
     if args.split != "all":
         train, val = train_val_split(text, args.val_fraction, args.split_seed)
         text = val if args.split == "val" else train
     # Scores are compared across runs and with the model card: float32 unless --dtype says otherwise.
     gen = load_generator(args, dtype=args.dtype or "float32")
     block = gen.block_size
-    stride = args.stride or block // 2
-    if not 1 <= stride <= block:
-        raise UserError(f"--stride = {stride} is out of range (allowed: 1 to block_size {block})")
+    stride = default_stride(block) if args.stride is None else args.stride
+    if stride > block:
+        raise UserError(f"--stride = {stride} is larger than the model's block_size {block} (allowed: 1 to {block})")
     enc = gen.tokenizer.encode(text)
     skipped = sum(1 for c in text if c not in gen.tokenizer.stoi)
     if len(enc.ids) < 2:
@@ -57,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
             f"({result.scored:,} characters scored, {result.skipped:,} skipped, stride {stride}, {gen.info.dtype})"
         )
         if enc.skipped:
-            shown = " ".join(enc.skipped[:20]) + (" …" if len(enc.skipped) > 20 else "")
+            shown = escape_controls(" ".join(enc.skipped[:20])) + (" …" if len(enc.skipped) > 20 else "")
             print(f"note: characters not in the vocabulary were skipped: {shown}", file=sys.stderr)
     return 0

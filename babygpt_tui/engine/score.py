@@ -28,6 +28,12 @@ class Score:
         return math.exp(self.nll) if self.scored else float("nan")
 
 
+def default_stride(block_size: int) -> int:
+    """Half a window, so every target after the first window has block_size // 2 of context;
+    1 for a block_size-1 model, whose windows hold one character each."""
+    return max(1, block_size // 2)
+
+
 def windows(n_tokens: int, block_size: int, stride: int) -> list[tuple[int, int, int]]:
     """(start, end, first_scored): inputs ids[start:end] predict ids[start+1:end+1]; targets
     with index >= first_scored are counted. Every target index 1..n-1 is counted exactly once."""
@@ -50,7 +56,7 @@ def score_ids(
     progress: Callable[[int, int], None] | None = None,
 ) -> Score:
     block = model.config.block_size
-    stride = stride or max(1, block // 2)
+    stride = default_stride(block) if stride is None else stride
     device = model.lm_head.weight.device
     data = torch.tensor(ids, dtype=torch.long, device=device)
     wins = windows(len(ids), block, stride)
