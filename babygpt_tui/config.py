@@ -283,7 +283,7 @@ def read_config_file(path: Path, missing_ok: bool = False) -> dict[str, Any]:
             return {}
         raise ConfigError(f"{path}: no such config file (create one with `babygpt-tui config init`)") from None
     except FileRefused as e:
-        raise ConfigError(f"{path}: {e}; a config file is a TOML text file") from None
+        raise ConfigError(f"{path}: cannot read it ({e}); a config file is a TOML text file") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
     return parse_config_text(raw, origin=str(path))

@@ -23,6 +23,7 @@ from .api import SamplingParams
 from .atomic import write_atomic
 from .config import ConfigError, check_value, parse_config_text
 from .config_example import EXAMPLE_CONFIG
+from .output import why
 
 
 def init_config(path: Path | None = None) -> Path:
@@ -74,7 +75,7 @@ def _write(path: Path, text: str) -> None:
     try:
         write_atomic(path, text.encode("utf-8"))
     except OSError as e:
-        raise ConfigError(f"cannot write {path}: {e.strerror or e}; the previous file is unchanged") from None
+        raise ConfigError(f"cannot write {path}: {why(e)}; the previous file is unchanged") from None
 
 
 def _applied(document: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
