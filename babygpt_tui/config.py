@@ -271,6 +271,8 @@ def parse_config_text(text: str | bytes, origin: str = "config.toml") -> dict[st
         raise ConfigError(f"{origin}: not valid TOML: {e}") from None
     except RecursionError:
         raise ConfigError(f"{origin}: not a config file (arrays or tables nested too deeply)") from None
+    except ValueError:  # tomllib's int() of a number past Python's digit limit (4,300 by default)
+        raise ConfigError(f"{origin}: not a config file (a number with thousands of digits)") from None
     return parse_config_data(data, origin)
 
 

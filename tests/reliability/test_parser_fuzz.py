@@ -169,6 +169,60 @@ def check_config_file(raw: bytes, tmp_path: Path, capsys) -> None:
     path.unlink()
 
 
+HOSTILE_TOML_VALUES = st.sampled_from(
+    [
+        "[" * 3000 + "]" * 3000,  # past the recursion limit: tomllib raised RecursionError
+        "{ a = " * 2000 + "1" + " }" * 2000,
+        '"\\u001b[2J"',
+        '"\\u001b]0;title\\u0007"',
+        '"\\ud7ff\\u202e"',
+        "inf",
+        "-nan",
+        "1e999",
+        "9" * 5000,
+        "true",
+        '[1, "a"]',
+        "{}",
+        "1979-05-27T07:32:00Z",
+        '"' + "x" * 100_000 + '"',
+    ]
+)
+
+
+@FUZZ
+@given(data=st.data())
+def test_config_files_with_hostile_values_and_keys(data: st.DataObject, tmp_path: Path, capsys) -> None:
+    lines = [line.removeprefix("# ") if " = " in line else line for line in EXAMPLE_CONFIG.splitlines()]
+    assignments = [i for i, line in enumerate(lines) if " = " in line and not line.startswith("#")]
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.sampled_from(assignments))
+        key = lines[i].split(" = ", 1)[0]
+        if data.draw(st.booleans()):
+            key = data.draw(st.sampled_from([key, "a." * 100 + "b", '"\\u001b[2J"', "sampling.top_k", "[x]"]))
+        lines[i] = f"{key} = {data.draw(HOSTILE_TOML_VALUES)}"
+    check_config_file("\n".join(lines).encode(), tmp_path, capsys)
+
+
+def test_deep_nesting_and_long_dotted_keys_are_config_errors(tmp_path: Path) -> None:
+    """tomllib's time and memory grow with the square of a dotted key's length (10,000 parts:
+    400 MB), and deep arrays raise RecursionError: both are refused as one line."""
+    path = tmp_path / "config.toml"
+    for text, reason in [
+        ("a = " + "[" * 3000, "arrays or tables nested too deeply"),
+        ("a = " + "{b = " * 3000, "arrays or tables nested too deeply"),
+        ("a." * 100 + "b = 1", "a dotted key with 64 or more parts"),
+        ("[" + "a." * 100 + "b]", "a dotted key with 64 or more parts"),
+        ("threads = " + "9" * 5000, "a number with thousands of digits"),  # tomllib raised ValueError
+    ]:
+        path.write_text(text)
+        try:
+            read_config_file(path)
+        except ConfigError as e:
+            assert str(e) == f"{path}: not a config file ({reason})"
+        else:
+            raise AssertionError(f"accepted {text[:20]!r}")
+
+
 @FUZZ
 @given(raw=st.binary(max_size=400))
 def test_random_bytes_as_a_config_file(raw: bytes, tmp_path: Path, capsys) -> None:
