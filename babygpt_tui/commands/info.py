@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict
 
+from ..escape import escape_controls, json_dumps_safe
 from .common import load_generator
 
 
@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     gen = load_generator(args)
     info = gen.info
     if args.json:
-        print(json.dumps(asdict(info) | {"exact": gen.exact}, ensure_ascii=False, indent=2))
+        print(json_dumps_safe(asdict(info) | {"exact": gen.exact}, indent=2))
         return 0
     rows = [
         ("file", info.path),
@@ -32,11 +32,5 @@ def run(args: argparse.Namespace) -> int:
         rows.append(("training", trained))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        print(f"{key:<{width}}  {_printable(value)}")
+        print(f"{key:<{width}}  {escape_controls(value)}")  # paths and metadata come from files
     return 0
-
-
-def _printable(text: str) -> str:
-    """Control characters escaped: paths and metadata come from files, and an escape sequence
-    printed raw would drive the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
