@@ -13,6 +13,7 @@ PKG = Path(__file__).resolve().parents[1] / "babygpt_tui"
 TORCH_FREE = [
     "cli.py",
     "api.py",
+    "explanation.py",
     "config.py",
     "config_write.py",
     "paths.py",

@@ -106,14 +106,25 @@ class Attention(nn.Module):
         # leaves its fused kernel for the math path (measured: a quarter of training step time).
         self.dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
-        """Causal over `x` from position 0; with a cache, also store its keys/values there."""
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0, probe: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Causal over `x` from position 0; with a cache, also store its keys/values there. With
+        `probe`, append this layer's attention weights (B, H, T, T) to it and mix the values with
+        those very weights (SDPA never exposes its own), so what is shown is what was computed."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
         if cache is not None:
             cache.update(layer, 0, k, v)
-        # A prefill attends over its own fresh k/v (so a float32 prefill can fill a bf16 cache).
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        if probe is None:
+            # A prefill attends over its own fresh k/v (so a float32 prefill can fill a bf16 cache).
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            later = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+            weights = (q @ k.transpose(-2, -1) * self.scale).masked_fill(later, float("-inf")).softmax(-1)
+            probe.append(weights)
+            y = weights @ v
+        y = y.transpose(1, 2).reshape(B, T, C)
         if self.proj is not None:
             y = self.proj(y)
         out: torch.Tensor = self.dropout(y)
@@ -145,8 +156,10 @@ class Block(nn.Module):
         self.ln2 = _layer_norm(cfg) if cfg.mlp_layers else None
         self.mlp = MLP(cfg) if cfg.mlp_layers else None
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int) -> torch.Tensor:
-        a = self.attn(self.ln1(x) if self.ln1 is not None else x, cache, layer)
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None, layer: int, probe: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        a = self.attn(self.ln1(x) if self.ln1 is not None else x, cache, layer, probe)
         x = x + a if self.residual else a
         if self.mlp is not None:
             m = self.mlp(self.ln2(x) if self.ln2 is not None else x)
@@ -314,9 +327,12 @@ class BabyGPT(nn.Module):
         targets: torch.Tensor | None = None,
         cache: KVCache | None = None,
         last_only: bool = False,
+        attention: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits for `idx` at positions 0..T-1 (and the loss against `targets`). With a cache,
-        this is the prefill: it stores every position's keys/values for `decode_step`."""
+        this is the prefill: it stores every position's keys/values for `decode_step`. With
+        `attention` (a list), each block appends its weights softmax(q·kᵀ/√d) under the causal
+        mask, (B, H, T, T) per layer, in layer order: what `explain` shows."""
         length = idx.size(1)
         if length > self.config.block_size:
             # The original indexes past its position table here and crashes; callers must crop.
@@ -325,7 +341,7 @@ class BabyGPT(nn.Module):
         if self.pos_emb is not None:
             x = x + self.pos_emb.weight[:length]
         for i, block in enumerate(self.layers()):
-            x = block(x, cache, i)
+            x = block(x, cache, i, attention)
         if last_only:
             x = x[:, -1:, :]
         if self.ln_f is not None:
