@@ -120,6 +120,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-seed", type=int, default=1337, help="seed of the split (train's --seed)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "explain", help="why the model would write the next character: each sampler stage and the attention weights"
+    )
+    _add_model_args(p)
+    p.add_argument("--text", required=True, help="the text the model reads")
+    p.add_argument(
+        "--position",
+        type=int,
+        default=None,
+        metavar="N",
+        help="explain the character after position N, counted from 0 (default: the last; -2: the one before)",
+    )
+    p.add_argument(
+        "--window-start",
+        type=int,
+        default=None,
+        metavar="S",
+        help="the first position the model sees (default: the last block_size characters up to N; "
+        "a generated character's window_start from generate --json)",
+    )
+    p.add_argument(
+        "--top-alternatives", type=int, default=5, metavar="N", help="candidates shown per sampler stage (default: 5)"
+    )
+    _add_sampling_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON object with every attention weight")
+
     p = sub.add_parser("info", help="dimensions, parameter count, vocabulary and file of a model")
     _add_model_args(p)
     p.add_argument("--json", action="store_true")
@@ -230,6 +256,7 @@ COMMANDS = {
     "generate": "babygpt_tui.commands.generate",
     "score": "babygpt_tui.commands.score",
     "info": "babygpt_tui.commands.info",
+    "explain": "babygpt_tui.commands.explain",
     "convert": "babygpt_tui.commands.convert",
     "train": "babygpt_tui.commands.train",
     "bench": "babygpt_tui.commands.bench",

@@ -37,7 +37,7 @@ STAGE_TITLES = {
     "min_p": "min-p",
     "draw": "the draw",
 }
-DIGITS = 6  # decimals kept on the wire: probabilities to 1e-6, as `generate --json`
+DIGITS = 6  # significant digits kept on the wire: a small probability keeps its precision too
 
 Weights = tuple[tuple[tuple[float, ...], ...], ...]  # [layer][head][position - start]
 
@@ -97,7 +97,7 @@ class Explanation:
 
 
 def _round(p: float) -> float:
-    return round(p, DIGITS)
+    return float(f"{p:.{DIGITS}g}")
 
 
 def _candidate_to_wire(c: Candidate) -> dict[str, Any]:

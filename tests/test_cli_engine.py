@@ -39,8 +39,9 @@ def test_generate_json_contract(capsys, tiny_checkpoint: Path) -> None:
     tokens, summary = lines[:-1], lines[-1]
     assert len(tokens) == 5
     for i, t in enumerate(tokens):
-        assert set(t) == {"id", "text", "logprob", "position", "top"}
+        assert set(t) == {"id", "text", "logprob", "position", "window_start", "top"}
         assert t["position"] == 2 + i and t["logprob"] <= 0 and len(t["top"]) == 3
+        assert t["window_start"] == 0  # 7 characters: the whole text is in the window
     assert summary["done"] is True and summary["tokens"] == 5
     assert summary["skipped_chars"] == ["X"] and summary["seed"] == 1
     assert summary["prefill_ms"] > 0 and summary["decode_tokens_per_s"] > 0

@@ -21,7 +21,7 @@ from babygpt_tui.explanation import (
     top_positions,
 )
 
-probs = st.floats(0.0, 1.0).map(lambda p: round(p, DIGITS))
+probs = st.floats(0.0, 1.0).map(lambda p: float(f"{p:.{DIGITS}g}"))
 candidates = st.builds(Candidate, st.integers(0, 70_000), st.text(min_size=1, max_size=1), probs)
 stages = st.tuples(
     *(

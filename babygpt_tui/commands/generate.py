@@ -49,7 +49,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         for ev in run:
             if args.json:
-                record = {"id": ev.id, "text": ev.text, "logprob": round(ev.logprob, 6), "position": ev.position}
+                record = {
+                    "id": ev.id,
+                    "text": ev.text,
+                    "logprob": round(ev.logprob, 6),
+                    "position": ev.position,
+                    # the first position the model saw for this token (it moves on at a cache shift)
+                    "window_start": ev.position - ev.cache_len,
+                }
                 if request.top_alternatives:
                     record["top"] = [[a.text, round(a.prob, 6)] for a in ev.top_raw]
                 out.write(json_dumps_safe(record) + "\n")
