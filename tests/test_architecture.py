@@ -24,7 +24,7 @@ TORCH_FREE = [
     "atomic.py",
     "errors.py",
     "token_record.py",
-    "engine/batching.py",
+    "batching.py",
     "commands/engine.py",
 ]
 

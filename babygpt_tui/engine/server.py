@@ -58,8 +58,8 @@ from ..api import (
     from_wire,
     to_wire,
 )
+from ..batching import Batcher
 from ..errors import UserError
-from .batching import Batcher
 
 Loader = Callable[[Load], Backend]
 EXIT_GRACE = 2.0  # seconds the engine may take to finish after stdin closed, before it just exits

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from babygpt_tui.api import GenerationRequest, SamplingParams, TokenBatch
-from babygpt_tui.engine.batching import Batcher
+from babygpt_tui.batching import Batcher
 from babygpt_tui.session import BranchRef, ModelRef, Session, Turn, dumps_session, loads_session
 from babygpt_tui.token_record import TokenRecord
 from babygpt_tui.ui.conversation import Conversation

@@ -1,4 +1,6 @@
-"""Token events of one reply → `TokenBatch` messages for the UI, in the engine process. No torch.
+"""Token events of one reply → `TokenBatch` messages for the UI. No torch, no textual: the engine
+process batches its own tokens with it, and the TUI's remote client (ui/remote/) the tokens a
+server streams, so both reach the UI the same way.
 
 One message per token would cost the UI most of its time, so `Batcher` groups events and emits a
 batch every ~30 ms (or every `max_tokens`). All its timing uses the events' own timestamps, so a
@@ -7,6 +9,10 @@ test that feeds events with fixed times gets identical batches.
 Back-pressure: a batch is only emitted once the UI has acknowledged the previous one (`ready`).
 If drawing falls behind, batches grow instead of queueing up in the pipe, so a key like Esc is
 never stuck behind a backlog of stale batches.
+
+A reply's records line up with its characters (token_record): a server's token of several
+characters (a BPE model's) gets its record once per character, so the heat-map colours the whole
+token and the inspector shows its alternatives on each of its characters.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import math
 from collections import deque
 from collections.abc import Callable
 
-from ..api import SamplingParams, TokenBatch, TokenEvent
-from ..token_record import TokenRecord, rounded
+from .api import SamplingParams, TokenBatch, TokenEvent
+from .token_record import TokenRecord, rounded
 
 
 def record_of(event: TokenEvent, forced: bool = False) -> TokenRecord:
@@ -94,7 +100,8 @@ class Batcher:
             self._sampled = (event.time, 1)
         self._text.append(event.text)
         if self.with_records:
-            self._records.append(record_of(event, event.step < self.forced))
+            record = record_of(event, event.step < self.forced)
+            self._records.extend([record] * len(event.text) if len(event.text) > 1 else (record,))
         if event.params is not self._params and event.params != self._params:
             self._changes.append((event.step, event.params))
         self._params = event.params

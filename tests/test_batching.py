@@ -1,5 +1,5 @@
-"""The engine process's batching, without a UI: batch timing, live rates, back-pressure, and the
-typed per-token records built from the engine's TokenEvents."""
+"""Batching without a UI: batch timing, live rates, back-pressure, and the typed per-token records
+built from TokenEvents (the engine's, or those the remote client builds from a server's stream)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from babygpt_tui.api import Alternative, GenerationRequest, SamplingParams, TokenEvent
-from babygpt_tui.engine.batching import Batcher, record_of
+from babygpt_tui.batching import Batcher, record_of
 from babygpt_tui.token_record import TokenRecord, rounded
 
 
@@ -118,3 +118,14 @@ def test_a_token_lifted_into_the_warped_top_is_listed_after_the_raw_ones() -> No
         (rounded(0.6), rounded(0.3), None),
         (None, rounded(0.3), rounded(0.7)),
     )
+
+
+def test_a_token_of_several_characters_has_its_record_on_each_character_and_counts_once() -> None:
+    batcher = Batcher(turn=1, start=0.0, interval=10.0)
+    first = batcher.add(event(0, 1.0, text="Hello", top_raw=(Alternative(7, "Hi", 0.2),)))
+    batcher.add(event(1, 1.1, text="!", id=2))
+    last = batcher.flush()
+    assert first is not None and last is not None
+    assert first.text == "Hello" and len(first.records) == 5 and len(set(first.records)) == 1
+    assert first.records[0].alt_texts == ("Hi",) and first.tokens == 1
+    assert last.text == "!" and len(last.records) == 1 and last.tokens == 2
