@@ -28,6 +28,7 @@ from .token_record import TokenRecord
 StopReason = Literal["length", "stop", "stopped", "error"]
 ContextMode = Literal["fresh", "continue"]
 TOP_ALTERNATIVES = 10  # alternatives per token the TUI asks for (heat-map and inspector), and the bench measures
+API_KEY_ENV = "BABYGPT_TUI_API_KEY"  # the key `serve` requires and the TUI sends to --server, if no flag gives one
 
 
 def random_seed() -> int:
@@ -61,6 +62,18 @@ class SamplingParams:
         for name, value, ok, allowed in checks:
             if not ok:
                 raise ValueError(f"{name} = {value!r} is out of range (allowed: {allowed})")
+
+
+# SamplingParams field -> the OpenAI request field that carries it (`serve` reads these, the TUI's
+# remote client sends them). repetition_window has none: a server uses its own.
+REQUEST_FIELDS = {
+    "max_new_tokens": "max_tokens",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "repetition_penalty": "repetition_penalty",
+}
 
 
 @dataclass(frozen=True)
@@ -132,6 +145,7 @@ class ModelInfo:
     threads: int = 0
     layout: str = ""  # the checkpoint layout it was loaded as: "v1" ... "v12", "nanogpt"
     layout_description: str = ""  # in words, with how it was chosen when that was a guess (v6/v7)
+    server: str = ""  # the URL of the OpenAI-compatible server it runs on; "" when it runs here
 
 
 class ParamsHolder:

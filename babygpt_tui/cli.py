@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import sys
 
+from .api import API_KEY_ENV
 from .commands.bench import BENCHMARKS
 from .errors import UserError
 from .escape import escape_controls
@@ -94,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_args(parser, sub=False)
     parser.add_argument("--session", metavar="NAME", help="open (or create) this session at start-up")
     parser.add_argument("--config", metavar="PATH", help="config.toml to use (default: the user config path)")
+    parser.add_argument(
+        "--server",
+        metavar="URL",
+        help="chat with a model on this OpenAI-compatible server (babygpt-tui serve, llama-server, vLLM, Ollama) "
+        "instead of running one here",
+    )
+    parser.add_argument("--api-key", metavar="KEY", help=f"the key --server wants (default: ${API_KEY_ENV})")
+    parser.add_argument(
+        "--remote-model", metavar="NAME", help="the model to ask --server for (default: the first it lists)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("generate", help="generate text headlessly (stream to stdout or JSON lines)")
@@ -223,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-queue", type=int, default=8, metavar="N", help="requests that may wait (default: 8)")
     p.add_argument(
         "--max-prompt-chars", type=int, default=65_536, metavar="N", help="longer prompts get 413 (default: 65536)"
+    )
+    p.add_argument(
+        "--refuse-field",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="answer 400 naming FIELD to a request that sets it (repeatable), as servers without it do: "
+        "try a client against them, or keep clients off a setting",
+    )
+    p.add_argument(
+        "--token-delay", type=float, default=0.0, metavar="S", help="sleep S seconds per token (a slow server to try)"
     )
     _add_sampling_args(p)
     _add_stop_arg(p)

@@ -13,6 +13,7 @@ import difflib
 import math
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -64,6 +65,8 @@ class Settings:
     stop: tuple[str, ...] = ()  # a reply ends before the first of these (generate, serve)
     theme: str = "textual-dark"
     autosave: bool = True
+    server: str | None = None  # the TUI runs on this OpenAI-compatible server (its base URL) instead of here
+    remote_model: str | None = None  # the model asked of the server (None: the first it lists)
 
 
 class _Invalid(Exception):
@@ -158,6 +161,33 @@ def unescape(text: str) -> str:
     return "".join(out)
 
 
+def server_url(v: Any) -> str | None:
+    """A server's base URL, normalised: no trailing slash and no `/v1` (requests add `/v1/...`)."""
+    if not isinstance(v, str):
+        raise _Invalid('a URL such as "http://127.0.0.1:8000" (or "" for none)')
+    text = v.strip().rstrip("/")
+    if not text:
+        return None
+    try:
+        url = urllib.parse.urlsplit(text)
+        url.port  # noqa: B018  (a bad port raises here)
+    except ValueError:
+        raise _Invalid('a URL such as "http://127.0.0.1:8000"') from None
+    if url.scheme not in ("http", "https") or not url.hostname or any(c.isspace() or ord(c) < 32 for c in text):
+        raise _Invalid('an http:// or https:// URL such as "http://127.0.0.1:8000"')
+    if url.username is not None or url.password is not None:
+        raise _Invalid("a URL without user:password@ (give the key with --api-key or $BABYGPT_TUI_API_KEY)")
+    if url.query or url.fragment:
+        raise _Invalid('a URL without ?query or #fragment, such as "http://127.0.0.1:8000"')
+    return text.removesuffix("/v1").rstrip("/")
+
+
+def _remote_model(v: Any) -> str | None:
+    if not isinstance(v, str) or any(ord(c) < 32 for c in v):
+        raise _Invalid('a model name as the server lists it (GET /v1/models), or "" for its first')
+    return v or None
+
+
 def _theme(v: Any) -> str:
     # Which themes exist is the TUI's business (it falls back to the default for an unknown one).
     if not isinstance(v, str) or not THEME_RE.fullmatch(v):
@@ -206,6 +236,8 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "context_keep": _context_keep,
     "theme": _theme,
     "autosave": _bool,
+    "server": server_url,
+    "remote_model": _remote_model,
     **{f"sampling.{f.name}": _sampling_checker(f.name, type(f.default)) for f in fields(SamplingParams)},
     "sampling.seed": _seed,
     "sampling.stop": _stop,

@@ -42,6 +42,15 @@ EXAMPLE_CONFIG = """\
 # Save the session after every finished or stopped reply, and on quit.
 # autosave = true
 
+# Chat with a model on an OpenAI-compatible server (`babygpt-tui serve`, llama.cpp's
+# llama-server, vLLM, Ollama) instead of running one here, e.g. "http://127.0.0.1:8000" (a
+# trailing /v1 is fine). "" means none. The API key comes from --api-key or the environment
+# variable BABYGPT_TUI_API_KEY, never from this file.
+# server = ""
+
+# The model to ask the server for, as its GET /v1/models lists it; "" means the first listed.
+# remote_model = ""
+
 [sampling]
 # Defaults of the sampling sidebar; "Save as defaults" in the TUI rewrites this section.
 # They apply in this order: repetition penalty, temperature, top-k, top-p, min-p.

@@ -4,7 +4,7 @@ This module is the data model and its file format; `session_store.SessionStore` 
 (atomic saves, listing, rename, delete) and `session_export` renders Markdown and JSON.
 
 File format, schema_version 2 (one UTF-8 JSON object per session):
-    {"schema_version": 2, "name", "created_at", "updated_at", "model": {"name", "sha256"},
+    {"schema_version": 2, "name", "created_at", "updated_at", "model": {"name", "sha256", "server"},
      "params": {<SamplingParams fields>}, "seed_mode", "fixed_seed", "context_mode",
      "turns": [{"prompt", "reply", "stop_reason", "params", "seed", "context_mode", "model",
                 "tokens", "decode_tokens_per_s", "prefill_ms", "started_at", "finished_at",
@@ -12,6 +12,8 @@ File format, schema_version 2 (one UTF-8 JSON object per session):
 `records` is the turn's per-token data in the columnar form of `token_record` (one compact
 object per turn); `params_changes` lists [step, {SamplingParams}] where the knobs changed during
 the reply (step 0 first); `branch` is {"turn", "at", "was"} for a reply branched from another.
+A model is a file (its name and a sha256 prefix) or, for a turn generated through `--server`, the
+server's URL and the model name it gave ("server" is absent in files written before it existed).
 Loading checks every field's type (a wrong shape is a SessionError naming the field, never a
 crash later in the UI), migrates older schema versions step by step, and refuses newer ones.
 Per-token data is checked too, but it never makes a file unreadable: what does not hold together
@@ -44,13 +46,17 @@ class SessionError(UserError):
 
 @dataclass(frozen=True)
 class ModelRef:
-    """Which model produced a turn: file name plus a sha256 prefix of the checkpoint file."""
+    """Which model produced a turn: file name plus a sha256 prefix of the checkpoint file, or the
+    model name an OpenAI-compatible server gave plus that server's URL."""
 
     name: str
     sha256: str = ""
+    server: str = ""  # the server's URL (without credentials); "" for a model file run here
 
     @property
     def short(self) -> str:
+        if self.server:
+            return f"{self.name or 'a model'} on {self.server}"
         return f"{self.name}@{self.sha256[:12]}" if self.sha256 else self.name
 
 
@@ -253,7 +259,9 @@ def _params(v: Any, where: str) -> SamplingParams:
 
 def _model(v: Any, where: str) -> ModelRef:
     v = _object(v, where)
-    return ModelRef(_get(v, "name", where, _str), _get(v, "sha256", where, _str, ""))
+    return ModelRef(
+        _get(v, "name", where, _str), _get(v, "sha256", where, _str, ""), _get(v, "server", where, _str, "")
+    )
 
 
 _REQUIRED = object()

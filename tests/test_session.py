@@ -40,7 +40,7 @@ def full_session() -> Session:
         params=params,
         seed=123456789,
         context_mode="continue",
-        model=ModelRef("songci-small.safetensors", "0123456789abcdef" * 4),
+        model=ModelRef("songci-small.safetensors", "0123456789abcdef" * 4, "http://127.0.0.1:8000"),
         tokens=11,
         decode_tokens_per_s=321.5,
         prefill_ms=2.25,
@@ -221,8 +221,8 @@ def test_markdown_export_has_title_turns_and_settings_table() -> None:
         " tokens | tok/s |" in md
     )
     assert (
-        "| 1.3 | 7 | 0.9 | 0.05 | 1.2 | 99 | 123456789 | songci-small.safetensors@0123456789ab | stopped | 11 | 321.5 |"
-        in md
+        "| 1.3 | 7 | 0.9 | 0.05 | 1.2 | 99 | 123456789 | songci-small.safetensors on http://127.0.0.1:8000 "
+        "| stopped | 11 | 321.5 |" in md
     )
     assert "> **Error:** cancelled by user" in md
     assert "_(empty: the model started a new poem)_" in md
@@ -339,3 +339,12 @@ def test_a_version_1_file_is_much_smaller_as_version_2() -> None:
         "turns": [{"prompt": "", "reply": "字" * 500, "token_info": [entry] * 500}],
     }
     assert len(dumps_session(session_from_dict(v1))) * 2 < len(json.dumps(v1, ensure_ascii=False))
+
+
+def test_a_model_on_a_server_is_its_url_and_name_and_older_files_have_none() -> None:
+    session = Session(name="s", turns=[Turn(prompt="p", model=ModelRef("tiny", server="http://127.0.0.1:8000"))])
+    data = json.loads(dumps_session(session))
+    assert data["turns"][0]["model"] == {"name": "tiny", "sha256": "", "server": "http://127.0.0.1:8000"}
+    assert loads_session(json.dumps(data)).turns[0].model.short == "tiny on http://127.0.0.1:8000"
+    del data["turns"][0]["model"]["server"]  # as written before servers existed
+    assert loads_session(json.dumps(data)).turns[0].model == ModelRef("tiny")

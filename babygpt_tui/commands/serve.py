@@ -20,13 +20,13 @@ from types import FrameType
 
 import uvicorn
 
+from ..api import API_KEY_ENV
 from ..errors import UserError
 from ..serve.app import ServeOptions, create_app
-from ..serve.schema import Defaults
+from ..serve.schema import REFUSABLE, Defaults
 from ..serve.worker import Engine
 from .common import load_generator, settings_from_args
 
-API_KEY_ENV = "BABYGPT_TUI_API_KEY"
 log = logging.getLogger("babygpt_tui.serve")
 
 
@@ -94,17 +94,27 @@ def run(args: argparse.Namespace) -> int:
     for flag, value, least in (("--max-queue", args.max_queue, 0), ("--max-prompt-chars", args.max_prompt_chars, 1)):
         if value < least:
             raise UserError(f"{flag} = {value} must be {least} or more")
+    if args.token_delay < 0:
+        raise UserError(f"--token-delay = {args.token_delay} must be 0 or more")
+    for name in args.refuse_field:
+        if name not in REFUSABLE:
+            raise UserError(f"--refuse-field {name}: not a field this server can refuse; one of {', '.join(REFUSABLE)}")
     defaults = Defaults(
         params=settings.sampling,
         seed=settings.seed,
         stop=settings.stop,
         context_keep=settings.context_keep,
         max_prompt_chars=args.max_prompt_chars,
+        refused=tuple(args.refuse_field),
     )
     sock = bind(args.host, args.port)
     _log_setup()
     # like the TUI: unless --threads says otherwise, torch leaves a core to the event loop
-    engine = Engine(lambda: load_generator(args, settings, leave_a_core=True), max_queue=args.max_queue)
+    engine = Engine(
+        lambda: load_generator(args, settings, leave_a_core=True),
+        max_queue=args.max_queue,
+        token_delay=args.token_delay,
+    )
     app = create_app(engine, ServeOptions(defaults=defaults, api_key=api_key))
     server = _Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5), engine)
 

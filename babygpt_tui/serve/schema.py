@@ -15,22 +15,16 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..api import GenerationRequest, SamplingParams
+from ..api import REQUEST_FIELDS, GenerationRequest, SamplingParams
 from ..config import SEED_MAX
 from .errors import APIError, bad_field
 
 MAX_LOGPROBS = 20  # alternatives per token (OpenAI allows 5 for completions, 20 for chat)
 MAX_STOPS, MAX_STOP_CHARS = 8, 64  # each token is checked against every end of every stop string
+# What `serve --refuse-field` can refuse: the fields a client may leave out and still be served.
+REFUSABLE = (*REQUEST_FIELDS.values(), "seed", "stop", "logprobs", "top_logprobs")
 
-# request field -> SamplingParams field
-KNOBS = {
-    "max_tokens": "max_new_tokens",
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "repetition_penalty": "repetition_penalty",
-}
+KNOBS = {request: name for name, request in REQUEST_FIELDS.items()}  # request field -> SamplingParams field
 
 
 @dataclass(frozen=True)
@@ -42,6 +36,7 @@ class Defaults:
     stop: tuple[str, ...] = ()
     context_keep: int | None = None
     max_prompt_chars: int = 65_536  # longer prompts get 413; the model reads block_size of them
+    refused: tuple[str, ...] = ()  # request fields answered with 400 when set (`serve --refuse-field`)
 
 
 class _Body(BaseModel):
@@ -215,6 +210,9 @@ def _build(
     echo: bool = False,
 ) -> Spec:
     _neutral(body)
+    for name in defaults.refused:
+        if getattr(body, name, None) is not None:
+            raise bad_field(name, "this server does not take this field (it runs with --refuse-field); leave it out")
     if len(prompt) > defaults.max_prompt_chars:
         raise APIError(
             413,

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -70,9 +71,10 @@ class Counts:
 class Engine:
     """Owns the Generator on its own thread. `max_queue` jobs may wait behind the running one."""
 
-    def __init__(self, load: Callable[[], Generator], max_queue: int = 8) -> None:
+    def __init__(self, load: Callable[[], Generator], max_queue: int = 8, token_delay: float = 0.0) -> None:
         self._load = load
         self.max_queue = max_queue
+        self.token_delay = token_delay  # seconds slept per token (`serve --token-delay`: a slow server to try)
         self.state: State = "loading"
         self.info: ModelInfo | None = None
         self.load_error = ""
@@ -170,6 +172,8 @@ class Engine:
                 job.channel.put(prompt_logprobs(gen, run.prompt_ids, job.spec.logprobs))
             for event in run:
                 job.channel.put(event)
+                if self.token_delay:
+                    time.sleep(self.token_delay)
         except UserError as e:  # e.g. a context_keep the model cannot use
             self.counts.failed += 1
             job.channel.put(Failed(400, str(e)))

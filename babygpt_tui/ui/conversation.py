@@ -27,9 +27,12 @@ CONTEXT_CHARS_PER_BLOCK = 2
 
 
 def describe_model(info: ModelInfo) -> str:
-    """`songci-small.safetensors · 12.3M params · cpu · float32` for the header."""
+    """`songci-small.safetensors · 12.3M params · cpu · float32` for the header; a model on a
+    server: `songci-small · 12.3M params · http://127.0.0.1:8000` (what the server tells)."""
     n = info.n_params
     count = f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K" if n >= 1e3 else str(n)
+    if info.server:
+        return " · ".join(part for part in (info.name, f"{count} params" if n else "", info.server) if part)
     return f"{info.name} · {count} params · {info.device} · {info.dtype}"
 
 
@@ -39,7 +42,10 @@ def unknown_chars_message(chars: tuple[str, ...] | list[str], limit: int = 20) -
 
 
 def same_model(a: ModelRef, b: ModelRef) -> bool:
-    """Whether token ids of one model's turn are valid for the other (unknown names match)."""
+    """Whether token ids of one model's turn are valid for the other (unknown names match). A
+    model on a server is the same only as that model on that server."""
+    if a.server or b.server:
+        return a.server == b.server and (not a.name or not b.name or a.name == b.name)
     if a.sha256 and b.sha256:
         return a.sha256 == b.sha256
     return not a.name or not b.name or a.name == b.name
@@ -54,7 +60,7 @@ class Conversation:
     turn_id: int = 0  # increases with every generation; stale messages carry an older id
 
     def set_model(self, info: ModelInfo) -> None:
-        self.model = ModelRef(info.name, info.sha256)
+        self.model = ModelRef(info.name, info.sha256, info.server)
         self.block_size = info.block_size
 
     @property

@@ -91,6 +91,8 @@ def test_a_busy_port_is_one_line(capsys: Any) -> None:
         (["--max-prompt-chars", "0"], "--max-prompt-chars"),
         (["--temperature", "-2"], "--temperature"),
         (["--stop", ""], "--stop"),
+        (["--refuse-field", "prompt"], "--refuse-field prompt"),
+        (["--token-delay", "-1"], "--token-delay"),
     ],
 )
 def test_bad_flags_are_one_line(capsys: Any, flags: list[str], expected: str) -> None:

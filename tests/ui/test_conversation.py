@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from babygpt_tui.api import GenStats, ModelInfo, SamplingParams, TokenBatch
 from babygpt_tui.session import ModelRef
-from babygpt_tui.ui.conversation import Conversation, describe_model, unknown_chars_message
+from babygpt_tui.ui.conversation import Conversation, describe_model, same_model, unknown_chars_message
 
 INFO = ModelInfo(
     name="m.safetensors",
@@ -119,3 +119,13 @@ def test_header_text_and_unknown_character_message() -> None:
     assert describe_model(INFO) == "m.safetensors · 1.2M params · cpu · float32"
     message = unknown_chars_message(["☃", "é"])
     assert "'☃'" in message and "'é'" in message and "skipped" in message
+
+
+def test_a_model_on_a_server_is_named_by_its_url_and_is_the_same_only_there() -> None:
+    info = ModelInfo("tiny", "http://h:1", 12_000, 60, 16, 0, 0, 0, "server", "", server="http://h:1")
+    chat = Conversation()
+    chat.set_model(info)
+    assert chat.model == ModelRef("tiny", "", "http://h:1") and describe_model(info) == "tiny · 12K params · http://h:1"
+    assert same_model(chat.model, ModelRef("tiny", server="http://h:1"))
+    assert not same_model(chat.model, ModelRef("tiny", server="http://other:1"))
+    assert not same_model(chat.model, ModelRef("tiny", "abc"))  # the same name run here is another model
