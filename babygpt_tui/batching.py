@@ -111,6 +111,11 @@ class Batcher:
         due = self._flushed_at is None or event.time - self._flushed_at >= self.interval
         return self.flush() if (due or len(self._text) >= self.max_tokens) and self.ready() else None
 
+    @property
+    def pending(self) -> int:
+        """Tokens added since the last batch."""
+        return len(self._text)
+
     def flush(self) -> TokenBatch | None:
         if not self._text or self._last is None:
             return None

@@ -8,7 +8,8 @@ and it stays in the terminal (and scripts get the usual exit code). A model that
 loaded is shown the same way, and exits 2 too (1 if it was a bug).
 
 The model runs in an engine child process (`babygpt-tui engine --stdio`) that the app starts
-once its window is up, so this process never imports torch. SIGTERM and SIGHUP save the reply in
+once its window is up, so this process never imports torch; with `--server URL` (or the config
+key `server`) it runs on that OpenAI-compatible server instead (ui/remote/). SIGTERM and SIGHUP save the reply in
 progress, end the engine, and then end this process by the same signal, as a shell expects.
 """
 
@@ -23,8 +24,8 @@ from typing import Any
 
 from textual.app import App
 
-from ..api import Load
-from ..config import CLI_SOURCE, Settings, resolve_settings, settings_values
+from ..api import API_KEY_ENV, Load
+from ..config import CLI_SOURCE, Settings, Sources, resolve_settings, settings_values
 from ..errors import UserError
 from ..session_store import SessionStore
 from .common import bundled_model_path
@@ -55,6 +56,17 @@ def engine_spawner(settings: Settings, extra: tuple[str, ...] = ()) -> Callable[
     return lambda: ChildProcess(command, engine_env(settings.threads))
 
 
+def server_connector(settings: Settings, sources: Sources, api_key: str | None) -> Callable[[Any], Any]:
+    """Connects the app to `settings.server` (an OpenAI-compatible server) instead of an engine."""
+    from ..ui.remote.client import RemoteClient, ServerOptions
+
+    if settings.model and sources["model"] == CLI_SOURCE and sources["server"] == CLI_SOURCE:
+        raise UserError("--model and --server: the model runs on the server; give one of them")
+    assert settings.server is not None
+    options = ServerOptions(settings.server, api_key or os.environ.get(API_KEY_ENV) or None, settings.remote_model)
+    return lambda post: RemoteClient(options, post)
+
+
 def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
     """The chat app, or (settings, --session or the model unusable) an app showing the error."""
     from ..ui.app import BabyGPTApp
@@ -63,7 +75,8 @@ def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
 
     try:
         settings, sources = resolve_settings(args)
-        load = load_request(settings)
+        connect = server_connector(settings, sources, getattr(args, "api_key", None)) if settings.server else None
+        load = Load(settings.server) if settings.server else load_request(settings)
         name = getattr(args, "session", None)
         session = SessionStore().open_or_create(name) if name is not None else None
     except UserError as e:
@@ -74,7 +87,8 @@ def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
         if key.startswith("sampling.") and sources[key] == CLI_SOURCE
     }  # they beat --session's settings
     options = StartOptions.from_settings(settings, session, getattr(args, "config", None), flags)
-    return BabyGPTApp(load, engine_spawner(settings), params=settings.sampling, options=options), None
+    app = BabyGPTApp(load, engine_spawner(settings), params=settings.sampling, options=options, connect=connect)
+    return app, None
 
 
 def run(args: argparse.Namespace) -> int:

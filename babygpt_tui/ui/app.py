@@ -1,9 +1,10 @@
 """The Textual app: composes the widgets, declares the keys and routes messages — little else.
 
 The model runs in an engine child process (`engine_client`), so the window paints at once and
-this process never imports torch. A reply's life (request, cancel, queue, regenerate, replay,
-branch, engine crashes) is `lifecycle.ReplyLifecycle`'s; sessions are `SessionController`'s.
-Every key binding leads to an `action_*` method of this class.
+this process never imports torch — or on an OpenAI-compatible server (`remote.client`, given as
+`connect`), behind the same interface (`backend.ChatBackend`). A reply's life (request, cancel,
+queue, regenerate, replay, branch, engine crashes) is `lifecycle.ReplyLifecycle`'s; sessions are
+`SessionController`'s. Every key binding leads to an `action_*` method of this class.
 """
 
 from __future__ import annotations
@@ -19,21 +20,25 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Load, SamplingParams, SetParams
+from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
 from .lifecycle import Knobs, Outcome, ReplyLifecycle
 from .messages import (
+    CapabilitiesChanged,
     EngineLog,
     EngineStopped,
     GenerationFinished,
     ModelLoaded,
     ModelLoadFailed,
     ReplyStarted,
+    ServerNotice,
     SessionWritten,
     TokensGenerated,
     TypedText,
@@ -77,9 +82,10 @@ class BabyGPTApp(App[None]):
         spawn: Callable[[], Transport] = ChildProcess,
         params: SamplingParams | None = None,
         options: StartOptions | None = None,
+        connect: Callable[[Callable[[Message], object]], ChatBackend] | None = None,
     ) -> None:
         super().__init__()
-        self.engine = EngineClient(spawn, load, self.post_message)
+        self.engine: ChatBackend = (connect or partial(EngineClient, spawn, load))(self.post_message)
         self.chat = Conversation()
         self.params = params or SamplingParams()
         options = options or StartOptions()
@@ -124,7 +130,8 @@ class BabyGPTApp(App[None]):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         info = message.info
         self.sub_title = describe_model(info)
-        self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
+        if info.vocab_size:  # a server may not tell
+            self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
         self.query_one(Gauge).set_block_size(info.block_size)
         self.render_outcome(self.replies.loaded(info))
 
@@ -145,6 +152,15 @@ class BabyGPTApp(App[None]):
         self.log(message.log.message)
         if message.log.level == "warning":
             self.notify(message.log.message, title="Engine", severity="warning", markup=False)
+
+    def on_server_notice(self, message: ServerNotice) -> None:
+        self.notify(message.text, title="Server", severity=message.severity, markup=False)
+
+    def on_capabilities_changed(self, message: CapabilitiesChanged) -> None:
+        """A server refused a knob (grey its slider out) or sends no probabilities."""
+        caps = message.capabilities
+        self.query_one(SamplingPanel).set_unavailable(caps.refused_knobs)
+        self.query_one(Inspector).set_probabilities_note(caps.unavailable("probabilities"))
 
     def on_reply_started(self, message: ReplyStarted) -> None:
         self.render_outcome(self.replies.started(message.started))
@@ -219,6 +235,9 @@ class BabyGPTApp(App[None]):
 
     def on_inspector_branch(self, message: Inspector.Branch) -> None:
         """Rewrite a reply from the inspected character on, with the picked alternative forced."""
+        if why := self.engine.capabilities.unavailable("branch"):
+            self.notify(f"Branching is {why}: it forces the model's own token ids.", severity="warning")
+            return
         self.render_outcome(self.replies.branch(message.turn, message.index, message.choice.id, self.knobs()))
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
@@ -283,6 +302,8 @@ class BabyGPTApp(App[None]):
 
     def action_toggle_heatmap(self) -> None:
         self.heatmap = not self.heatmap
+        if self.heatmap and (why := self.engine.capabilities.unavailable("probabilities")):
+            self.notify(f"Heat-map: {why}.", severity="warning")
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)

@@ -39,6 +39,7 @@ from ..api import (
     from_wire,
     to_wire,
 )
+from .backend import Capabilities
 from .messages import (
     EngineLog,
     EngineStopped,
@@ -155,6 +156,8 @@ def engine_env(threads: int) -> dict[str, str]:
 
 class EngineClient:
     """Requests to the engine, events back as Textual messages (posted with `post`)."""
+
+    capabilities = Capabilities()  # the engine process can do everything
 
     def __init__(self, spawn: Callable[[], Transport], load: Load, post: Callable[[Message], object]) -> None:
         self.spawn, self.load, self.post = spawn, load, post

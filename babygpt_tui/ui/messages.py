@@ -7,11 +7,13 @@ app routes them to the reply lifecycle and the widgets."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from textual import events
 from textual.message import Message
 
 from ..api import GenStats, Log, ModelInfo, Started, TokenBatch
+from .backend import Capabilities
 
 
 @dataclass
@@ -65,6 +67,21 @@ class EngineStopped(Message):
 @dataclass
 class EngineLog(Message):
     log: Log
+
+
+@dataclass
+class CapabilitiesChanged(Message):
+    """What the backend can do changed: a server refused a knob, or sends no probabilities."""
+
+    capabilities: Capabilities
+
+
+@dataclass
+class ServerNotice(Message):
+    """Something the client of a server tells the user: unreachable, loading, a field refused."""
+
+    text: str
+    severity: Literal["information", "warning", "error"] = "warning"
 
 
 @dataclass

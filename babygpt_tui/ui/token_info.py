@@ -12,6 +12,7 @@ from itertools import takewhile
 from ..api import SamplingParams
 from ..session import BranchRef, Turn
 from ..token_record import TokenRecord
+from .backend import NO_PROBABILITIES
 
 HEAT_EDGES = (0.01, 0.05, 0.2, 0.5, 0.8)  # bucket i holds probabilities in [EDGES[i-1], EDGES[i])
 HEAT_LABELS = ("<1", "1-5", "5-20", "20-50", "50-80", "80+")  # percent, one per bucket
@@ -81,6 +82,18 @@ def step_at(turn: Turn, index: int) -> TokenStep | None:
         params_at(turn, index),
         record.forced,
     )
+
+
+def missing_note(turn: Turn | None) -> str:
+    """Why a reply has no per-token data, for the inspector."""
+    if turn is not None and turn.model.server:
+        return NO_PROBABILITIES
+    return "no probabilities stored for this reply (written before the heat-map existed, or by another program)"
+
+
+def warped_note(turn: Turn | None) -> str:
+    """A server reports the raw probabilities only: what the inspector shows for the warped one."""
+    return "– (server)" if turn is not None and turn.model.server else ""
 
 
 def branch_note(branch: BranchRef | None) -> str:

@@ -55,6 +55,8 @@ class Gauge(Vertical):
     def _show_info(self) -> None:
         shift = f" ↻{self.shifts}" if self.shifts else " ↻" if self.shifted else ""
         context = f"ctx {context_bar(self.cache_len, self.block_size)} {self.cache_len}/{self.block_size}{shift}"
+        if not self.block_size:  # a server that does not tell its context length
+            context = "ctx –"
         prefill = f"prefill {self.prefill}" if self.prefill else "prefill –"
         self.query_one("#gauge-info", Static).update(f"{prefill}\n{context}", layout=False)
 

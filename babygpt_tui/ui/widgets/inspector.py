@@ -23,7 +23,7 @@ from textual.widgets.option_list import Option
 
 from ...api import SamplingParams
 from ...session import Turn
-from ..token_info import Choice, TokenStep, shown, step_at
+from ..token_info import Choice, TokenStep, missing_note, shown, step_at, warped_note
 from .heatmap import HeatLegend
 
 BAR_CELLS = 6
@@ -114,9 +114,13 @@ class Inspector(Vertical):
             yield OptionList(id="inspect-alts", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#heat-legend").border_title = "heat-map · raw p %"
+        self.set_probabilities_note("")
         self.query_one("#inspect-panel").border_subtitle = "Enter/click: branch · Esc"
         self._update_display()
+
+    def set_probabilities_note(self, note: str) -> None:
+        """The legend's title: the scale, or why there is nothing to colour (`note`)."""
+        self.query_one("#heat-legend").border_title = f"heat-map · {note or 'raw p %'}"
 
     def watch_heatmap(self) -> None:
         if self.is_mounted:
@@ -161,15 +165,12 @@ class Inspector(Vertical):
     def _head(self, char: str) -> str:
         step = self.step
         if step is None:
-            return (
-                f"'{shown(char)}' · no probabilities stored for this reply (written before "
-                "the heat-map existed, or by another program)"
-            )
+            return f"'{shown(char)}' · {missing_note(self.turn)}"
         rank = f"rank {step.rank}" if step.rank else "not in the top 10"
         forced = " · forced" if step.forced else ""
         return (
             f"'{shown(step.text)}'  {rank}{forced}\n"
-            f"p {precise(step.prob)} · warped {precise(step.warped)}\n"
+            f"p {precise(step.prob)} · warped {warped_note(self.turn) or precise(step.warped)}\n"
             f"{settings_lines(step.params)}\n"
             f"tok raw p{'':8}warped p"
         )

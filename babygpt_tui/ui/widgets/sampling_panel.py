@@ -6,14 +6,14 @@ swaps it into the `ParamsHolder` the running generation reads before every token
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet
+from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Static
 
 from ...api import ContextMode, SamplingParams
 from .slider import Slider
@@ -83,6 +83,7 @@ class SamplingPanel(VerticalScroll):
                 page_steps=knob.page_steps,
                 id=f"knob-{knob.field}",
             )
+        yield Static("", id="knobs-refused", markup=False)  # knobs a server does not take, and why
         with Horizontal(id="seed-row"):
             yield Checkbox("fixed seed", compact=True, id="seed-fixed")
             yield Input("0", restrict=r"[0-9]*", max_length=18, compact=True, disabled=True, id="seed-value")
@@ -95,6 +96,7 @@ class SamplingPanel(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Sampling"
+        self.query_one("#knobs-refused").display = False
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.border_subtitle = HINTS.get(event.widget.id or "", "")
@@ -129,6 +131,21 @@ class SamplingPanel(VerticalScroll):
     def set_vocab_size(self, vocab_size: int) -> None:
         """Top-k goes up to the vocabulary size of the loaded model."""
         self.query_one("#knob-top_k", Slider).set_range(0, max(vocab_size, 1))
+
+    def set_unavailable(self, reasons: Mapping[str, str]) -> None:
+        """Grey out the sliders of knobs the backend does not take (a server refused them, `reasons`
+        by SamplingParams field: its message), and say why under them."""
+        lines = []
+        for knob in KNOBS:
+            slider = self.query_one(f"#knob-{knob.field}", Slider)
+            reason = reasons.get(knob.field)
+            slider.disabled = reason is not None
+            slider.tooltip = f"not taken by this server: {reason}" if reason else None
+            if reason:
+                lines.append(f"⊘ {knob.label}: {reason}")
+        note = self.query_one("#knobs-refused", Static)
+        note.update("\n".join(["not taken by this server:", *lines]) if lines else "")
+        note.display = bool(lines)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "reset-knobs":
