@@ -41,7 +41,7 @@ class WireError(Exception):
     """What a server sent is not what the OpenAI API says (the message says what was wrong)."""
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising an exception sets its __traceback__
 class ServerError(Exception):
     """An error answer: its HTTP status (0: sent inside a stream) and what the server said."""
 
@@ -163,10 +163,11 @@ def _message(text: str) -> str:
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
 
-def _number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
-        raise WireError(f"expected a number, got {_shown(v)}")
-    return float(v)
+def _logprob(v: Any) -> float:
+    """A log-probability: a number up to 0 (a hair above is rounding), -inf for p = 0."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v) or v > 1e-3:
+        raise WireError(f"expected a log-probability (a number up to 0), got {_shown(v)}")
+    return min(float(v), 0.0)
 
 
 def _shown(v: Any) -> str:
@@ -186,8 +187,8 @@ def _legacy_tokens(lp: Mapping[str, Any]) -> tuple[Token, ...]:
     for text, logprob, top in zip(texts, lps, tops, strict=True):
         if top is not None and not isinstance(top, dict):
             raise WireError("logprobs.top_logprobs holds something other than {token: logprob}")
-        alts = tuple((str(k), _number(v)) for k, v in (top or {}).items())
-        out.append(Token(text, None if logprob is None else _number(logprob), _likeliest(alts)))
+        alts = tuple((str(k), _logprob(v)) for k, v in (top or {}).items())
+        out.append(Token(text, None if logprob is None else _logprob(logprob), _likeliest(alts)))
     return tuple(out)
 
 
@@ -203,9 +204,9 @@ def _chat_tokens(content: list[Any]) -> tuple[Token, ...]:
         for alt in top:
             if not isinstance(alt, dict) or not isinstance(alt.get("token"), str):
                 raise WireError("a top_logprobs entry is not {token, logprob}")
-            alts.append((alt["token"], _number(alt.get("logprob"))))
+            alts.append((alt["token"], _logprob(alt.get("logprob"))))
         logprob = entry.get("logprob")
-        out.append(Token(entry["token"], None if logprob is None else _number(logprob), _likeliest(tuple(alts))))
+        out.append(Token(entry["token"], None if logprob is None else _logprob(logprob), _likeliest(tuple(alts))))
     return tuple(out)
 
 
