@@ -212,7 +212,7 @@ def _build(
     _neutral(body)
     for name in defaults.refused:
         if getattr(body, name, None) is not None:
-            raise bad_field(name, "this server does not take this field (it runs with --refuse-field); leave it out")
+            raise bad_field(name, "not taken by this server (--refuse-field); leave it out")
     if len(prompt) > defaults.max_prompt_chars:
         raise APIError(
             413,

@@ -88,7 +88,13 @@ class RemoteClient:
             headers={"Authorization": f"Bearer {key}"} if key else {},
             timeout=httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S),
         )
-        self._connecting = asyncio.get_running_loop().create_task(self._connect(self.http), name="connect")
+        self._connecting = asyncio.get_running_loop().create_task(self._connect_or_fail(self.http), name="connect")
+
+    async def _connect_or_fail(self, http: httpx.AsyncClient) -> None:
+        try:
+            await self._connect(http)
+        except Exception as e:  # a bug: shown like a model that cannot be loaded, never a hang
+            self.post(ModelLoadFailed(self.url, f"{type(e).__name__}: {e}", user_error=False))
 
     async def _connect(self, http: httpx.AsyncClient) -> None:
         start, said = time.perf_counter(), ""
@@ -209,12 +215,12 @@ class RemoteClient:
         caps = self.capabilities
         if field == "logprobs":
             self.capabilities = replace(caps, probabilities=False)
-            text = f"The server does not send probabilities ({message}): {NO_PROBABILITIES} for the heat-map."
+            text = f"{message} — {NO_PROBABILITIES} for the heat-map."
         elif (knob := KNOB_OF.get(field)) is not None:
             self.capabilities = replace(caps, refused=(*caps.refused, (knob, message)))
-            text = f"The server does not take {field} ({message}); its slider is greyed out."
+            text = f"{message} — its slider is greyed out; the server's own setting applies."
         else:
-            text = f"The server does not take {field} ({message}); requests leave it out."
+            text = f"{message} — requests leave {field} out."
         self.post(CapabilitiesChanged(self.capabilities))
         self.notice(text)
 

@@ -82,6 +82,8 @@ class RemoteReply:
             stop_reason, error = await self._segments(), ""
         except Failure as e:
             stop_reason, error = "error", str(e)
+        except Exception as e:  # a bug here: the reply ends as an error (kept, saved), the TUI goes on
+            stop_reason, error = "error", f"{type(e).__name__}: {e}"
         self._finish(stop_reason, error)
 
     async def _segments(self) -> StopReason:

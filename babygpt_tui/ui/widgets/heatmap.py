@@ -215,8 +215,11 @@ class HeatLegend(Static):
     percent) written under the joins."""
 
     COMPONENT_CLASSES = set(HEAT_CLASSES)
+    note = ""  # why there is nothing to colour ("no probabilities from this server"), shown instead
 
     def render(self) -> Content:
+        if self.note:
+            return Content(self.note)
         swatches = " " * 5 * len(HEAT_CLASSES)
         edges = "".join(f"{edge:<5}" for edge in ["0"] + [f"{e * 100:g}" for e in HEAT_EDGES])
         spans = [Span(5 * i, 5 * i + 5, self.get_visual_style(name)) for i, name in enumerate(HEAT_CLASSES)]

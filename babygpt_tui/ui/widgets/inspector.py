@@ -119,8 +119,11 @@ class Inspector(Vertical):
         self._update_display()
 
     def set_probabilities_note(self, note: str) -> None:
-        """The legend's title: the scale, or why there is nothing to colour (`note`)."""
-        self.query_one("#heat-legend").border_title = f"heat-map · {note or 'raw p %'}"
+        """The legend shows the scale, or why there is nothing to colour (`note`)."""
+        legend = self.query_one(HeatLegend)
+        legend.note = note
+        legend.border_title = "heat-map" if note else "heat-map · raw p %"
+        legend.refresh()
 
     def watch_heatmap(self) -> None:
         if self.is_mounted:

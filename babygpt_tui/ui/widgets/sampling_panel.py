@@ -142,7 +142,7 @@ class SamplingPanel(VerticalScroll):
             slider.disabled = reason is not None
             slider.tooltip = f"not taken by this server: {reason}" if reason else None
             if reason:
-                lines.append(f"⊘ {knob.label}: {reason}")
+                lines.append(f"⊘ {knob.label} · {reason}")
         note = self.query_one("#knobs-refused", Static)
         note.update("\n".join(["not taken by this server:", *lines]) if lines else "")
         note.display = bool(lines)
