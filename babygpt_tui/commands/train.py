@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from ..engine.train import Progress, TrainConfig, Trainer, install_signal_handlers, world_from_env
+from ..engine.train import AgreedFailure, Progress, TrainConfig, Trainer, install_signal_handlers, world_from_env
 from ..engine.train.files import PLOT_NAME, metrics_path, plot_path
 from ..errors import UserError
 from .loss_plot import LossCurve, MetricsError, read_metrics, terminal_chart, write_svg
@@ -53,6 +53,8 @@ def _train_silently(cfg: TrainConfig) -> int:
         trainer = Trainer(cfg)
         install_signal_handlers(trainer)
         trainer.run()
+    except AgreedFailure:
+        return 0  # rank 0 prints it and exits 2; exiting non-zero first would get it killed unheard
     except UserError:
         return 2
     finally:

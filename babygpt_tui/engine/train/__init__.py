@@ -11,11 +11,12 @@ from .files import metrics_path, plot_path, resume_path
 from .loop import Trainer
 from .progress import Diverged, Progress
 from .signals import install_signal_handlers
-from .world import PeerFailed, World, world_from_env
+from .world import AgreedFailure, PeerFailed, World, world_from_env
 
 __all__ = [
     "PRESETS",
     "Diverged",
+    "AgreedFailure",
     "PeerFailed",
     "Progress",
     "TrainConfig",

@@ -31,6 +31,16 @@ class PeerFailed(EngineError):
     """Another rank stopped with an error (rank 0 prints its own); this one exits quietly."""
 
 
+class AgreedFailure(EngineError):
+    """An error every rank knows about (they agreed on it in a collective): rank 0 prints it,
+    and the others must exit cleanly — a rank exiting non-zero first makes torchrun kill rank 0
+    before its message is out."""
+
+    def __init__(self, error: EngineError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 @dataclass(frozen=True)
 class World:
     rank: int = 0
@@ -165,8 +175,8 @@ class Sync:
         if self.world.distributed:
             flag = torch.tensor([0.0 if failed is None else 1.0])
             dist.all_reduce(flag, group=self.group)
-            if flag.item() and failed is None:
-                raise PeerFailed("another training process stopped with an error (its message is above)")
+            if flag.item():
+                raise AgreedFailure(failed or PeerFailed("another training process stopped with an error"))
         if failed is not None or outcome is None:
             raise failed or PeerFailed("setup did not finish")
         return outcome[0]
@@ -184,8 +194,8 @@ class Sync:
         if self.world.distributed:
             flag = torch.tensor([0.0 if error is None else 1.0])
             dist.broadcast(flag, src=0, group=self.group)
-            if flag.item() and not self.world.is_main:
-                raise PeerFailed("rank 0 stopped with an error")
+            if flag.item():
+                raise AgreedFailure(error or PeerFailed("rank 0 stopped with an error"))
         if error is not None:
             raise error
         return result
