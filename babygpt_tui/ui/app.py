@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Load, SamplingParams, SetParams
+from . import unsaved
 from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
@@ -239,6 +240,10 @@ class BabyGPTApp(App[None]):
             self.notify(f"Branching is {why}: it forces the model's own token ids.", severity="warning")
             return
         self.render_outcome(self.replies.branch(message.turn, message.index, message.choice.id, self.knobs()))
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: with autosave off and unsaved turns, ask first (save / discard / cancel)."""
+        unsaved.guard(self.sessions, "quit", self.exit)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self.sessions.on_quit()  # a running reply is stopped, kept and saved

@@ -21,7 +21,7 @@ from ..config import Settings
 from ..session import Session, SessionError, utc_now
 from ..session_export import ExportFormat
 from ..session_store import SessionInfo, SessionStore, check_name
-from . import session_actions
+from . import session_actions, unsaved
 from .session_saving import SessionSaving, writer
 from .widgets.prompt import PromptInput
 from .widgets.transcript import Transcript
@@ -150,7 +150,7 @@ class SessionController(SessionSaving):
                 app.notify(note, title="Per-token data dropped", severity="warning", markup=False, timeout=10)
 
     def new(self) -> None:
-        self.when_idle(self._new)
+        unsaved.guard(self, "start a new one", partial(self.when_idle, self._new))
 
     async def _new(self) -> None:
         self._leave()
@@ -164,7 +164,7 @@ class SessionController(SessionSaving):
         elif self.on_disk and info.name == self.session.name:
             self.app.notify(f"{info.name!r} is already open.", markup=False)
         else:
-            self.when_idle(partial(self._open, info.path))
+            unsaved.guard(self, f"open {info.name!r}", partial(self.when_idle, partial(self._open, info.path)))
 
     async def _open(self, path: Path) -> None:
         try:
