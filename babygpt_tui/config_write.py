@@ -21,9 +21,10 @@ from tomlkit.items import Comment, Table
 from . import paths
 from .api import SamplingParams
 from .atomic import write_atomic
-from .config import ConfigError, check_value, parse_config_text
+from .config import MAX_CONFIG_BYTES, ConfigError, check_value, parse_config_text
 from .config_example import EXAMPLE_CONFIG
 from .output import why
+from .safe_read import FileRefused, read_capped
 
 
 def init_config(path: Path | None = None) -> Path:
@@ -57,10 +58,12 @@ def save_defaults(
     if seed is not None:
         check_value("sampling.seed", seed, "Save as defaults")  # never write what we would refuse to read
         updates["sampling.seed"] = seed
-    try:
-        text = path.read_text(encoding="utf-8")
+    try:  # capped, as the reader is: a FIFO or a huge file here is refused, never read whole
+        text = read_capped(path, MAX_CONFIG_BYTES).decode("utf-8")
     except FileNotFoundError:
         text = EXAMPLE_CONFIG
+    except FileRefused as e:
+        raise ConfigError(f"{path}: cannot read it ({e}); not changed") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read it ({getattr(e, 'strerror', None) or e}); not changed") from None
     parse_config_text(text, origin=str(path))  # a broken file is reported, never replaced

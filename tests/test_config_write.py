@@ -85,6 +85,21 @@ def test_save_defaults_refuses_to_touch_a_broken_file() -> None:
     assert path.read_text() == "theme = \n"
 
 
+def test_save_defaults_refuses_a_huge_config_or_a_fifo_without_reading_it() -> None:
+    from babygpt_tui.config import MAX_CONFIG_BYTES
+
+    path = paths.config_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"#" * (MAX_CONFIG_BYTES + 1))
+    with pytest.raises(ConfigError, match="too large.*not changed"):
+        save_defaults(theme="nord")
+    assert path.stat().st_size == MAX_CONFIG_BYTES + 1
+    path.unlink()
+    os.mkfifo(path)  # reading a FIFO would wait for a writer forever
+    with pytest.raises(ConfigError, match="FIFO|not a regular file"):
+        save_defaults(theme="nord")
+
+
 @pytest.mark.parametrize(
     "kwargs", [{"theme": "no such/theme"}, {"seed": -1}, {"seed": "lucky"}, {"params": SamplingParams(top_p=3.0)}]
 )
