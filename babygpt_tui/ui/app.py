@@ -20,13 +20,14 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.driver import Driver
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Load, SamplingParams, SetParams
-from . import unsaved
+from . import unsaved, watchdog
 from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
@@ -113,18 +114,28 @@ class BabyGPTApp(App[None]):
         loop = asyncio.get_running_loop()
         for sig in QUIT_SIGNALS:
             with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
-                loop.add_signal_handler(sig, self._quit_on_signal, sig)
+                loop.add_signal_handler(sig, self.quit_on_signal, sig)
         self.replies.engine_starting()
         self._start_engine()
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver, except on Linux/macOS: one that survives the terminal going away."""
+        default = super().get_driver_class()
+        if default.__name__ != "LinuxDriver":  # Windows, or TEXTUAL_DRIVER chose another
+            return default
+        from .driver import TerminalDriver
+
+        return TerminalDriver
 
     def _start_engine(self) -> None:
         self.sub_title = "loading model…"
         self.engine.start()
         self.engine.send(SetParams(self.params))
 
-    def _quit_on_signal(self, sig: int) -> None:
+    def quit_on_signal(self, sig: int) -> None:
         """SIGTERM / SIGHUP: the reply in progress is saved (marked stopped), then the app ends."""
         self.exit_signal = sig
+        watchdog.arm(sig)  # the terminal may be gone: Textual's last writes can block the shutdown
         self.exit()
 
     # ----- what the engine says ----------------------------------------------------------------

@@ -160,3 +160,32 @@ def test_a_model_that_cannot_be_loaded_exits_2_after_its_screen_with_the_message
     assert cli.main(["--model", str(missing)]) == 2
     err = capsys.readouterr().err
     assert str(missing) in err and err.startswith("babygpt-tui: error:")
+
+
+@pytest.mark.parametrize("hangup", [True, False], ids=["then-SIGHUP", "no-signal"])
+def test_a_closed_terminal_window_ends_the_tui_with_the_reply_saved(hangup: bool) -> None:
+    """The terminal window closes mid-reply (its pty goes, then SIGHUP): nobody reads what the TUI
+    draws any more, and its last writes fail — it must still end, save the reply, end the engine."""
+    if not BUNDLED.exists():
+        pytest.skip("needs the bundled model (a reply long enough to close the window in the middle of)")
+    proc, master = start_tui_in_a_terminal("--session", "closed", "--max-new-tokens", "2048", "--threads", "1")
+    try:
+        assert b"params" in read_until(master, b"params")
+        os.write(master, "明月".encode() + b"\r")
+        assert b"generating" in read_until(master, b"generating")
+        time.sleep(1.0)
+        engines = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        os.close(master)  # the window is gone: nothing reads the terminal any more
+        master = -1
+        if hangup:
+            proc.send_signal(signal.SIGHUP)
+        assert proc.wait(timeout=30) == -signal.SIGHUP  # a failed write is taken as the hang-up it is
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if master >= 0:
+            os.close(master)
+    turn = SessionStore().load("closed").turns[-1]
+    assert turn.prompt == "明月" and turn.stop_reason == "stopped" and 0 < len(turn.reply) < 2048
+    for pid in map(int, engines.stdout.split()):
+        assert gone(pid), "the engine outlived the TUI"
