@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.plugins.models", "tests.plugins.app", "tests.plugins.disks"]
+pytest_plugins = ["tests.plugins.models", "tests.plugins.app", "tests.plugins.disks", "tests.plugins.training"]
 
 
 @pytest.fixture(autouse=True)

@@ -8,39 +8,19 @@ import pytest
 from babygpt_tui.engine.checkpoint import load_checkpoint
 from babygpt_tui.engine.errors import DataError
 from babygpt_tui.engine.train import TrainConfig, Trainer, resume_path
+from tests.plugins.training import TINY_TRAIN
 
-DIMS = dict(
-    preset="tiny",
-    block_size=16,
-    n_embd=32,
-    n_layer=1,
-    n_head=2,
-    batch_size=8,
-    dropout=0.0,
-    lr=3e-3,
-    warmup_iters=5,
-    eval_interval=10,
-    eval_iters=2,
-    val_fraction=0.25,
-    device="cpu",
-)
+DIMS = dict(TINY_TRAIN, eval_interval=10)
 
 
-@pytest.fixture
-def corpus(tmp_path: Path, tiny_corpus: str) -> Path:
-    path = tmp_path / "ci.txt"
-    path.write_text(tiny_corpus * 3, encoding="utf-8")
-    return path
+def make(train_corpus: Path, out: Path, **kw) -> Trainer:
+    return Trainer(TrainConfig(data=str(train_corpus), out=str(out), **{**DIMS, **kw}))
 
 
-def make(corpus: Path, out: Path, **kw) -> Trainer:
-    return Trainer(TrainConfig(data=str(corpus), out=str(out), **{**DIMS, **kw}))
-
-
-def test_loss_falls_and_saved_model_loads(corpus: Path, tmp_path: Path) -> None:
+def test_loss_falls_and_saved_model_loads(train_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "run" / "m.safetensors"
     losses = []
-    trainer = make(corpus, out, max_iters=60)
+    trainer = make(train_corpus, out, max_iters=60)
     trainer.report = lambda p: losses.append(p.train_loss)
     trainer.run()
     assert losses[-1] < losses[0] - 1.0
@@ -52,9 +32,9 @@ def test_loss_falls_and_saved_model_loads(corpus: Path, tmp_path: Path) -> None:
     assert records[-1]["iter"] == 60 and any(r["val_loss"] is not None for r in records)
 
 
-def test_stop_saves_and_resume_continues_from_saved_step(corpus: Path, tmp_path: Path) -> None:
+def test_stop_saves_and_resume_continues_from_saved_step(train_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.safetensors"
-    first = make(corpus, out, max_iters=40)
+    first = make(train_corpus, out, max_iters=40)
 
     def stop_at_13(p) -> None:
         if p.iter >= 13:
@@ -66,25 +46,25 @@ def test_stop_saves_and_resume_continues_from_saved_step(corpus: Path, tmp_path:
     # process agrees on that step) and saves there.
     assert first.iter == 21 and first.saved_iter == 21
     assert resume_path(out).exists()
-    second = make(corpus, out, max_iters=40, resume=True)
+    second = make(train_corpus, out, max_iters=40, resume=True)
     assert second.iter == first.iter and second.tokens_seen == first.tokens_seen
     assert second.opt.state_dict()["state"]  # the optimizer moments came back too
     second.run()
     assert second.iter == 40
 
 
-def test_resume_with_other_dimensions_is_refused(corpus: Path, tmp_path: Path) -> None:
+def test_resume_with_other_dimensions_is_refused(train_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.safetensors"
-    make(corpus, out, max_iters=10).run()
+    make(train_corpus, out, max_iters=10).run()
     with pytest.raises(DataError, match="other dimensions"):
-        make(corpus, out, max_iters=20, n_embd=64, resume=True)
+        make(train_corpus, out, max_iters=20, n_embd=64, resume=True)
 
 
-def test_starting_over_would_overwrite_a_resumable_run(corpus: Path, tmp_path: Path) -> None:
+def test_starting_over_would_overwrite_a_resumable_run(train_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.safetensors"
-    make(corpus, out, max_iters=10).run()
+    make(train_corpus, out, max_iters=10).run()
     with pytest.raises(DataError, match="--resume"):
-        make(corpus, out, max_iters=10)
+        make(train_corpus, out, max_iters=10)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +78,6 @@ def test_starting_over_would_overwrite_a_resumable_run(corpus: Path, tmp_path: P
         (dict(max_iters=10, block_size=100000), "block_size"),
     ],
 )
-def test_bad_settings_are_one_line_errors(corpus: Path, tmp_path: Path, kw: dict, match: str) -> None:
+def test_bad_settings_are_one_line_errors(train_corpus: Path, tmp_path: Path, kw: dict, match: str) -> None:
     with pytest.raises(DataError, match=match):
-        make(corpus, tmp_path / "m.safetensors", **kw)
+        make(train_corpus, tmp_path / "m.safetensors", **kw)

@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun: 2 processes, gloo on the CPU, a tiny corpus, a few steps.
+"""Data-parallel training under torchrun: 2 processes, gloo on the CPU, a tiny train_corpus, a few steps.
 
 Each torchrun start costs a few seconds (three Python processes importing torch on 2 cores), so
 one run feeds several checks."""
@@ -17,32 +17,11 @@ import pytest
 
 from babygpt_tui.engine.checkpoint import load_checkpoint
 from babygpt_tui.engine.train import TrainConfig, Trainer, metrics_path, resume_path
+from tests.plugins.training import TINY_TRAIN, TINY_TRAIN_FLAGS
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-DIMS = dict(
-    preset="tiny",
-    block_size=16,
-    n_embd=32,
-    n_layer=1,
-    n_head=2,
-    batch_size=8,
-    dropout=0.0,
-    lr=3e-3,
-    warmup_iters=5,
-    eval_iters=2,
-    val_fraction=0.25,
-    device="cpu",
-    threads=1,
-    sample_chars=20,
-)
-
-
-@pytest.fixture
-def corpus(tmp_path: Path, tiny_corpus: str) -> Path:
-    path = tmp_path / "ci.txt"
-    path.write_text(tiny_corpus * 3, encoding="utf-8")
-    return path
+DIMS = dict(TINY_TRAIN, threads=1, sample_chars=20)
 
 
 def torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
@@ -59,11 +38,13 @@ def records(out: Path) -> list[dict]:
     return [json.loads(line) for line in metrics_path(out).read_text(encoding="utf-8").splitlines()]
 
 
-def test_two_processes_stay_identical_rank_0_alone_writes_and_one_process_resumes(corpus: Path, tmp_path: Path) -> None:
+def test_two_processes_stay_identical_rank_0_alone_writes_and_one_process_resumes(
+    train_corpus: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "ddp" / "m.safetensors"
     trace = tmp_path / "trace"
     trace.mkdir()
-    settings = dict(DIMS, data=str(corpus), out=str(out), max_iters=20, eval_interval=10, grad_accum=2)
+    settings = dict(DIMS, data=str(train_corpus), out=str(out), max_iters=20, eval_interval=10, grad_accum=2)
     done = torchrun(str(WORKER), json.dumps(settings), str(trace))
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -101,28 +82,7 @@ def test_two_processes_stay_identical_rank_0_alone_writes_and_one_process_resume
     assert logged[-1]["val_loss"] < logged[1]["val_loss"]
 
 
-CLI_TINY = [
-    "--preset",
-    "tiny",
-    "--block-size",
-    "16",
-    "--n-embd",
-    "16",
-    "--n-layer",
-    "1",
-    "--n-head",
-    "2",
-    "--batch-size",
-    "4",
-    "--eval-iters",
-    "1",
-    "--val-fraction",
-    "0.25",
-    "--device",
-    "cpu",
-    "--sample-chars",
-    "10",
-]
+CLI_TINY = [*TINY_TRAIN_FLAGS, "--sample-chars", "10"]
 
 
 def cli(*args: str, **kw) -> subprocess.Popen[bytes]:
@@ -137,9 +97,11 @@ def cli(*args: str, **kw) -> subprocess.Popen[bytes]:
     )
 
 
-def test_nproc_error_is_one_line_from_rank_0(corpus: Path, tmp_path: Path) -> None:
+def test_nproc_error_is_one_line_from_rank_0(train_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.safetensors"
-    proc = cli("--data", str(corpus), "--out", str(out), *CLI_TINY, "--max-iters", "4", "--nproc", "2", "--resume")
+    proc = cli(
+        "--data", str(train_corpus), "--out", str(out), *CLI_TINY, "--max-iters", "4", "--nproc", "2", "--resume"
+    )
     _, err_bytes = proc.communicate(timeout=240)
     err = err_bytes.decode().strip()
     assert proc.returncode == 2
@@ -150,10 +112,20 @@ def test_nproc_error_is_one_line_from_rank_0(corpus: Path, tmp_path: Path) -> No
 
 
 def test_nproc_prints_once_and_ctrl_c_stops_every_process_at_one_step_with_the_state_saved(
-    corpus: Path, tmp_path: Path
+    train_corpus: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "m.safetensors"
-    args = ["--data", str(corpus), "--out", str(out), *CLI_TINY, "--max-iters", "100000", "--eval-interval", "100000"]
+    args = [
+        "--data",
+        str(train_corpus),
+        "--out",
+        str(out),
+        *CLI_TINY,
+        "--max-iters",
+        "100000",
+        "--eval-interval",
+        "100000",
+    ]
     proc = cli(*args, "--nproc", "2")
     deadline = time.monotonic() + 120
     while not (metrics_path(out).exists() and metrics_path(out).stat().st_size) and time.monotonic() < deadline:
@@ -174,7 +146,7 @@ def test_nproc_prints_once_and_ctrl_c_stops_every_process_at_one_step_with_the_s
     stopped_at = int(err.split("stopped at iteration ")[1].split(";")[0].replace(",", ""))
     state_iter = Trainer(
         TrainConfig(
-            data=str(corpus),
+            data=str(train_corpus),
             out=str(out),
             preset="tiny",
             block_size=16,

@@ -14,45 +14,25 @@ from hypothesis import strategies as st
 from babygpt_tui.engine.errors import DataError
 from babygpt_tui.engine.train import TrainConfig, Trainer, resume_path
 from babygpt_tui.engine.train.resume import REQUIRED, parse_resume, restore_optimizer
+from tests.plugins.training import TINY_TRAIN
 
-DIMS = dict(
-    preset="tiny",
-    block_size=16,
-    n_embd=32,
-    n_layer=1,
-    n_head=2,
-    batch_size=8,
-    dropout=0.1,
-    lr=3e-3,
-    warmup_iters=5,
-    eval_iters=2,
-    val_fraction=0.25,
-    device="cpu",
-    sample_chars=0,
-)
+DIMS = dict(TINY_TRAIN, dropout=0.1, sample_chars=0)
 
 
-@pytest.fixture
-def corpus(tmp_path: Path, tiny_corpus: str) -> Path:
-    path = tmp_path / "ci.txt"
-    path.write_text(tiny_corpus * 3, encoding="utf-8")
-    return path
+def make(train_corpus: Path, out: Path, **kw: object) -> Trainer:
+    return Trainer(TrainConfig(data=str(train_corpus), out=str(out), **{**DIMS, **kw}))  # type: ignore[arg-type]
 
 
-def make(corpus: Path, out: Path, **kw: object) -> Trainer:
-    return Trainer(TrainConfig(data=str(corpus), out=str(out), **{**DIMS, **kw}))  # type: ignore[arg-type]
-
-
-def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(corpus: Path, tmp_path: Path) -> None:
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(train_corpus: Path, tmp_path: Path) -> None:
     # Batches and dropout masks follow (seed, step, micro-batch), so nothing but the weights,
     # the optimizer and the step has to be saved for an exact continuation.
-    whole = make(corpus, tmp_path / "a" / "m.safetensors", max_iters=20, eval_interval=10, grad_accum=2)
+    whole = make(train_corpus, tmp_path / "a" / "m.safetensors", max_iters=20, eval_interval=10, grad_accum=2)
     whole.run()
-    first = make(corpus, tmp_path / "b" / "m.safetensors", max_iters=20, eval_interval=10, grad_accum=2)
+    first = make(train_corpus, tmp_path / "b" / "m.safetensors", max_iters=20, eval_interval=10, grad_accum=2)
     first.after_step = lambda t: t.request_stop() if t.iter == 9 else None
     first.run()
     assert first.iter == 10
-    second = make(corpus, tmp_path / "b" / "m.safetensors", max_iters=20, eval_interval=10, resume=True)
+    second = make(train_corpus, tmp_path / "b" / "m.safetensors", max_iters=20, eval_interval=10, resume=True)
     assert second.grad_accum == 2  # kept from the resumed run
     second.run()
     for (name, a), b in zip(whole.model.state_dict().items(), second.model.state_dict().values(), strict=True):
@@ -60,11 +40,11 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(corpus: Pat
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
-def test_mixed_precision_trains_on_the_cpu(corpus: Path, tmp_path: Path, dtype: str) -> None:
+def test_mixed_precision_trains_on_the_cpu(train_corpus: Path, tmp_path: Path, dtype: str) -> None:
     # float16 takes the GradScaler path; on the CPU both are slow but correct, so the code that
     # a GPU runs is exercised here too.
     losses: list[float] = []
-    trainer = make(corpus, tmp_path / "m.safetensors", max_iters=30, eval_interval=30, dtype=dtype, dropout=0.0)
+    trainer = make(train_corpus, tmp_path / "m.safetensors", max_iters=30, eval_interval=30, dtype=dtype, dropout=0.0)
     trainer.report = lambda p: losses.append(p.train_loss)
     assert trainer.precision.name == dtype
     assert trainer.scaler.is_enabled() == (dtype == "float16")
@@ -76,9 +56,11 @@ def test_mixed_precision_trains_on_the_cpu(corpus: Path, tmp_path: Path, dtype: 
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_trains_with_autocast_fused_adamw_and_compile(corpus: Path, tmp_path: Path) -> None:
+def test_cuda_trains_with_autocast_fused_adamw_and_compile(train_corpus: Path, tmp_path: Path) -> None:
     losses: list[float] = []
-    trainer = make(corpus, tmp_path / "m.safetensors", max_iters=30, eval_interval=30, device="cuda", compile=True)
+    trainer = make(
+        train_corpus, tmp_path / "m.safetensors", max_iters=30, eval_interval=30, device="cuda", compile=True
+    )
     trainer.report = lambda p: losses.append(p.train_loss)
     assert trainer.precision.name in ("bfloat16", "float16")
     assert trainer.opt.defaults["fused"]
@@ -87,15 +69,15 @@ def test_cuda_trains_with_autocast_fused_adamw_and_compile(corpus: Path, tmp_pat
 
 
 @pytest.mark.skipif(not torch.backends.mps.is_available(), reason="needs Apple's MPS")
-def test_mps_trains(corpus: Path, tmp_path: Path) -> None:
-    trainer = make(corpus, tmp_path / "m.safetensors", max_iters=20, eval_interval=20, device="mps")
+def test_mps_trains(train_corpus: Path, tmp_path: Path) -> None:
+    trainer = make(train_corpus, tmp_path / "m.safetensors", max_iters=20, eval_interval=20, device="mps")
     assert trainer.device.type == "mps"
     trainer.run()
     assert trainer.iter == 20
 
 
-def test_grad_accum_counts_micro_batches_per_step(corpus: Path, tmp_path: Path) -> None:
-    trainer = make(corpus, tmp_path / "m.safetensors", max_iters=3, eval_interval=3, grad_accum=3)
+def test_grad_accum_counts_micro_batches_per_step(train_corpus: Path, tmp_path: Path) -> None:
+    trainer = make(train_corpus, tmp_path / "m.safetensors", max_iters=3, eval_interval=3, grad_accum=3)
     trainer.run()
     assert trainer.tokens_seen == 3 * 3 * 8 * 16
 
@@ -103,8 +85,8 @@ def test_grad_accum_counts_micro_batches_per_step(corpus: Path, tmp_path: Path) 
 # -- the resume-file parser: any dict gives a ResumeState or a one-line DataError
 
 
-def _valid_state(corpus: Path, tmp_path: Path) -> dict:
-    trainer = make(corpus, tmp_path / "m.safetensors", max_iters=2, eval_interval=2)
+def _valid_state(train_corpus: Path, tmp_path: Path) -> dict:
+    trainer = make(train_corpus, tmp_path / "m.safetensors", max_iters=2, eval_interval=2)
     trainer.run()
     return torch.load(resume_path(trainer.out), weights_only=True)
 

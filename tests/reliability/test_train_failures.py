@@ -18,30 +18,9 @@ import torch
 
 from babygpt_tui.cli import main
 from babygpt_tui.engine.train import resume_path
+from tests.plugins.training import TINY_TRAIN_FLAGS
 
-TINY = [
-    "--preset",
-    "tiny",
-    "--block-size",
-    "16",
-    "--n-embd",
-    "16",
-    "--n-layer",
-    "1",
-    "--n-head",
-    "2",
-    "--batch-size",
-    "4",
-    "--eval-iters",
-    "1",
-    "--val-fraction",
-    "0.25",
-    "--device",
-    "cpu",
-    "--threads",
-    "1",
-    "--quiet",
-]
+TINY = [*TINY_TRAIN_FLAGS, "--threads", "1", "--quiet"]
 
 
 @pytest.fixture
