@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from babygpt_tui.bench import train_ddp
+from tests.plugins.training import TINY_MODEL_FLAGS
 
 
 def test_train_bench_runs_one_and_two_processes(
@@ -21,18 +22,7 @@ def test_train_bench_runs_one_and_two_processes(
         "QUICK",
         (
             [
-                "--preset",
-                "tiny",
-                "--block-size",
-                "16",
-                "--n-embd",
-                "16",
-                "--n-layer",
-                "1",
-                "--n-head",
-                "2",
-                "--batch-size",
-                "4",
+                *TINY_MODEL_FLAGS,
                 "--val-fraction",
                 "0.25",
             ],

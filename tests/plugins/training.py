@@ -22,10 +22,11 @@ TINY_TRAIN = dict(
     device="cpu",
 )
 
-TINY_TRAIN_FLAGS = [
+TINY_MODEL_FLAGS = [
     *("--preset", "tiny", "--block-size", "16", "--n-embd", "16", "--n-layer", "1", "--n-head", "2"),
-    *("--batch-size", "4", "--eval-iters", "1", "--val-fraction", "0.25", "--device", "cpu"),
+    *("--batch-size", "4"),
 ]
+TINY_TRAIN_FLAGS = [*TINY_MODEL_FLAGS, "--eval-iters", "1", "--val-fraction", "0.25", "--device", "cpu"]
 
 
 @pytest.fixture

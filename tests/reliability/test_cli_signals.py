@@ -10,6 +10,7 @@ from pathlib import Path
 
 from babygpt_tui.engine.checkpoint import load_checkpoint
 from babygpt_tui.engine.train import resume_path
+from tests.plugins.training import TINY_MODEL_FLAGS
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -59,18 +60,7 @@ def test_ctrl_c_during_train_saves_resumable_state(tmp_path: Path, tiny_corpus: 
         str(corpus),
         "--out",
         str(out),
-        "--preset",
-        "tiny",
-        "--block-size",
-        "16",
-        "--n-embd",
-        "16",
-        "--n-layer",
-        "1",
-        "--n-head",
-        "2",
-        "--batch-size",
-        "4",
+        *TINY_MODEL_FLAGS,
         "--max-iters",
         "1000000",
         "--eval-interval",
