@@ -65,7 +65,9 @@ def build_hf_model(
     from transformers import GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(config).to(device=device, dtype=dtype).eval()
+    # Any: transformers' own (partial) type hints reject this call under some versions
+    model_class: Any = GPT2LMHeadModel
+    return model_class(config).to(device=device, dtype=dtype).eval()
 
 
 class _Stamps:

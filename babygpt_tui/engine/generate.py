@@ -21,7 +21,7 @@ from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import EngineError
 from .kvcache import KVCache
 from .model import BabyGPT
-from .sampling import sample
+from .sampling import pick
 from .stops import StopMatcher
 from .tokenizer import CharTokenizer
 
@@ -73,7 +73,6 @@ class Generator:
         self.tokenizer = tokenizer
         self.cache = KVCache.for_model(self.model)
         self._lock = threading.Lock()
-        self._one = torch.zeros((1, 1), dtype=torch.long, device=self.device)  # reused decode input
         self.info = ModelInfo(
             name=name,
             path=path,
@@ -154,8 +153,7 @@ class Generator:
 
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
-        self._one.fill_(token)
-        logits = self.model.decode_step(self._one, self.cache, len(self.cache))
+        logits = self.model.decode_step(token, self.cache, len(self.cache))
         self.cache.append([token])
         return logits
 
@@ -205,26 +203,25 @@ class GenerationRun:
                 if self.cancel.is_set():
                     reason = "stopped"
                     break
-                raw = logits.float()
-                draw = sample(raw, params, history, rng)
-                token = req.forced_prefix[count] if count < len(req.forced_prefix) else draw.id
-                lse = torch.logsumexp(raw, 0)
+                forced = req.forced_prefix[count] if count < len(req.forced_prefix) else None
+                chosen = pick(logits, params, history, rng, forced, want_probs=n_top > 0)
+                token = chosen.id
                 now = time.perf_counter()
                 t_first = t_first or now
                 t_last = now
                 event = TokenEvent(
                     id=token,
                     text=tokenizer.chars[token],
-                    logprob=float(raw[token] - lse),
+                    logprob=chosen.logprob,
                     position=len(self.prompt_ids) + count,
                     step=count,
                     cache_len=len(gen.cache),
                     shifted=shifted,
                     time=now,
                     params=params,
-                    top_raw=_top(raw, n_top, tokenizer, lse) if n_top else (),
-                    top_warped=_top(draw.probs, n_top, tokenizer) if n_top else (),
-                    warped_prob=float(draw.probs[token]),
+                    top_raw=_top(logits.float(), n_top, tokenizer, chosen.lse) if n_top else (),
+                    top_warped=_top(chosen.probs, n_top, tokenizer) if chosen.probs is not None else (),
+                    warped_prob=chosen.warped_prob,
                 )
                 count += 1
                 history.append(token)

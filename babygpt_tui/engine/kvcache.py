@@ -26,9 +26,10 @@ class KVCache:
         dtype: torch.dtype = torch.float32,
         batch: int = 1,
     ) -> None:
-        shape = (n_layer, batch, n_head, block_size, head_size)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        # Keys and values of a layer side by side in one buffer: a decode step writes both with
+        # one copy (its fused qkv output already holds them next to each other).
+        self.kv = torch.zeros((n_layer, 2, batch, n_head, block_size, head_size), device=device, dtype=dtype)
+        self.k, self.v = self.kv[:, 0], self.kv[:, 1]
         self.block_size = block_size
         self.batch = batch
         self.tokens: list[int] = []  # the ids whose keys/values are in the cache, in order
@@ -37,6 +38,7 @@ class KVCache:
         self._k4, self._v4 = list(self.k.unbind(0)), list(self.v.unbind(0))
         self._k3 = [t[0] for t in self._k4] if batch == 1 else []
         self._v3 = [t[0] for t in self._v4] if batch == 1 else []
+        self._kv3 = [t[:, 0] for t in self.kv.unbind(0)] if batch == 1 else []  # (2, H, S, D) each
 
     @classmethod
     def for_model(cls, model: BabyGPT, batch: int = 1) -> KVCache:
@@ -67,6 +69,16 @@ class KVCache:
         keys.narrow(-2, pos, t).copy_(k)
         values.narrow(-2, pos, t).copy_(v)
         return keys.narrow(-2, 0, pos + t), values.narrow(-2, 0, pos + t)
+
+    def write_step(self, layer: int, pos: int, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One decode step of a batch-1 cache: write `kv` (2, H, 1, D: its key and value) at `pos`
+        of `layer` in one copy; return that layer's whole key and value buffers (H, block_size, D).
+
+        The whole buffers, not views up to `pos`: the caller masks the positions after `pos`, so
+        every step has the same shapes (oneDNN makes its bf16 kernels once per shape, and a
+        compiled step needs no recompiles); positions past `pos` hold zeros or old keys, finite."""
+        self._kv3[layer].narrow(-2, pos, 1).copy_(kv)
+        return self._k3[layer], self._v3[layer]
 
     def append(self, ids: list[int]) -> None:
         """Record ids after the forward pass that wrote their keys/values."""

@@ -215,6 +215,7 @@ class BabyGPT(nn.Module):
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=cfg.head_bias)
         self.tie()
         self._plan: list[LayerWeights] = []  # set by fuse()
+        self._mask = torch.empty(0)  # set by fuse(): row p is 0 up to position p, -inf after it
 
     def tie(self) -> None:
         """Share the token embedding with the head, if the config says so (again after assign-loads)."""
@@ -266,34 +267,43 @@ class BabyGPT(nn.Module):
         """Prepare for inference: eval mode and the decode plan. Call after moving device/dtype."""
         self.eval()
         self._plan = [_weights(block) for block in self.layers()]
+        w = self.lm_head.weight
+        block = self.config.block_size
+        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=w.dtype).triu(1)[:, None]
         return self
 
-    def decode_step(self, token: torch.Tensor, cache: KVCache, pos: int) -> torch.Tensor:
-        """One token (a (1, 1) id tensor) at position `pos` of a batch-1 cache; its logits (V,).
+    def decode_step(self, token: int | torch.Tensor, cache: KVCache, pos: int) -> torch.Tensor:
+        """One token (an id, or a one-element id tensor) at position `pos` of a batch-1 cache;
+        its logits (V,).
 
         The same math as `forward`, written flat with functional calls: a decode step is ~15
         small ops per layer around the weight matmuls, and module calls, shape checks and views
-        cost ~10 % of the step. One query sees every cached key, so no mask; two plain matmuls
-        replace CPU SDPA, whose flash kernel was the largest single cost of a one-query step.
+        cost ~10 % of the step. The query attends over the whole cache buffer with the positions
+        after `pos` masked (the mask is baddbmm's input: no extra op), so every step has the same
+        shapes; two plain matmuls replace CPU SDPA, whose flash kernel was the largest single
+        cost of a one-query step.
         Needs `fuse()`; call it under `torch.inference_mode()` (the Generator does).
         """
         cfg = self.config
         C, H, D = cfg.n_embd, cfg.n_head, cfg.head_size
         residual, gelu, scale = cfg.residual, cfg.activation == "gelu", cfg.head_size**-0.5
-        x = F.embedding(token[0], self.tok_emb.weight)  # (1, C)
+        t = int(token)
+        x = self.tok_emb.weight[t : t + 1]  # (1, C): a view, but nothing below writes into x in place
         if self.pos_emb is not None:
             x = x + self.pos_emb.weight[pos]
         low = x.dtype != torch.float32
-        empty = x.new_empty(())  # baddbmm's ignored input (beta=0): scale folded into the q·k product
+        mask = self._mask[pos]  # (1, block): the positions this query may not see are -inf
         for i, (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) in enumerate(
             self._plan
         ):
             h = F.layer_norm(x, (C,), ln1_w, ln1_b) if ln1_w is not None else x
-            q, k, v = F.linear(h, qkv_w, qkv_b).view(3, H, 1, D)
-            keys, values = cache.update(i, pos, k, v)  # (H, pos + 1, D)
-            att = torch.baddbmm(empty, q, keys.transpose(1, 2), beta=0, alpha=scale)
+            qkv = F.linear(h, qkv_w, qkv_b).view(3, H, 1, D)
+            q = qkv[0]
+            # The whole cache, masked: every step has the same shapes (see KVCache.write_step)
+            keys, values = cache.write_step(i, pos, qkv[1:])  # (H, block, D)
+            att = torch.baddbmm(mask, q, keys.transpose(1, 2), alpha=scale)
             # softmax in float32: bf16/fp16 scores would lose the small probabilities
-            att = att.float().softmax(-1).to(v.dtype) if low else att.softmax(-1)
+            att = att.float().softmax(-1).to(q.dtype) if low else att.softmax(-1)
             y = torch.bmm(att, values).view(1, C)
             if proj_w is None:
                 x = x + y if residual else y

@@ -133,3 +133,41 @@ def test_draw_index_handles_a_single_possible_token() -> None:
     probs[9] = 1.0
     g = torch.Generator().manual_seed(1)
     assert {sampling.draw_index(probs, g) for _ in range(50)} == {9}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SamplingParams(temperature=0.0),
+        SamplingParams(temperature=0.0, repetition_penalty=1.5),
+        SamplingParams(temperature=0.8),
+        SamplingParams(temperature=0.8, top_k=5, top_p=0.9, min_p=0.05, repetition_penalty=1.2),
+    ],
+)
+def test_pick_is_sample_plus_the_events_numbers_in_one_pass(params: SamplingParams) -> None:
+    history = [1, 4, 4, 9]
+    for seed in range(20):
+        logits = torch.randn(50, generator=torch.Generator().manual_seed(seed)) * 3
+        want = sample(logits, params, history, torch.Generator().manual_seed(seed))
+        got = sampling.pick(logits, params, history, torch.Generator().manual_seed(seed), want_probs=True)
+        assert got.id == want.id
+        assert got.logprob == pytest.approx(float(torch.log_softmax(logits, -1)[want.id]), abs=1e-6)
+        assert got.warped_prob == pytest.approx(float(want.probs[want.id]), abs=1e-7)
+        assert got.probs is not None and torch.equal(got.probs, want.probs)
+        assert (
+            sampling.pick(
+                logits, params, history, None if sampling.is_greedy(params) else torch.Generator().manual_seed(seed)
+            ).probs
+            is None
+        )
+
+
+def test_pick_of_a_forced_token_reports_it_and_draws_all_the_same() -> None:
+    logits = torch.tensor([0.0, 3.0, 1.0])
+    greedy = sampling.pick(logits, SamplingParams(temperature=0.0), [], None, forced=0)
+    assert greedy.id == 0 and greedy.warped_prob == 0.0
+    assert greedy.logprob == pytest.approx(float(torch.log_softmax(logits, -1)[0]))
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    sampling.pick(logits, SamplingParams(temperature=1.0), [], g1, forced=2)
+    sample(logits, SamplingParams(temperature=1.0), [], g2)
+    assert torch.equal(g1.get_state(), g2.get_state())  # the forced token still used its random number
