@@ -47,6 +47,7 @@ class Knobs:
     params: SamplingParams
     mode: ContextMode = "fresh"
     seed: int | None = None  # the fixed seed; None: a random one per reply
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not shown)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class ReplyLifecycle:
         if cropped := self.chat.cropped_note(prompt):
             notes = (Note(cropped, "Long prompt cropped", "warning"),)
         seed = knobs.seed if seed is None else seed
-        turn, request = self.chat.begin(prompt, knobs.params, knobs.mode, seed)
+        turn, request = self.chat.begin(prompt, knobs.params, knobs.mode, seed, stop=knobs.stop)
         return self._generate(turn, request).plus(Outcome(notes=notes))
 
     def _generate(self, turn: Turn, request: GenerationRequest, schedule: ParamsSchedule = ()) -> Outcome:
@@ -227,7 +228,7 @@ class ReplyLifecycle:
         if (refused := self._refusal("branched")) is not None:
             return Outcome(notes=(refused,))
         try:
-            turn, request = self.chat.branch(source, index, choice, knobs.params, knobs.seed)
+            turn, request = self.chat.branch(source, index, choice, knobs.params, knobs.seed, knobs.stop)
         except ValueError as e:
             return Outcome(notes=(Note(str(e), severity="warning"),))
         return self._generate(turn, request)
