@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..api import (
+    POEM_BOUNDARY,
     TOP_ALTERNATIVES,
     ContextMode,
     GenerationRequest,
@@ -144,7 +145,7 @@ class Conversation:
         """A new last turn that rewrites `source`'s reply from character `index` on, with token id
         `choice` forced there. Its prompt is the source's prompt plus the reply before `index`, so
         the model sees what it saw at that step (an empty prompt started from the corpus
-        separator, a newline: it is kept). The source turn stays. ValueError if impossible."""
+        boundary, a blank line: it is kept). The source turn stays. ValueError if impossible."""
         if self.active is not None or not self.block_size:
             busy = "A reply is being written (Esc stops it)" if self.active else "The model is still loading"
             raise ValueError(f"{busy}; branch when it is done.")
@@ -157,7 +158,7 @@ class Conversation:
                 f"({self.model.short}); token ids differ between models, so it cannot be branched."
             )
         context = self.context_before(number) if source.context_mode == "continue" else ""
-        prompt = (source.prompt if context + source.prompt else "\n") + source.reply[:index]
+        prompt = (source.prompt if context + source.prompt else POEM_BOUNDARY) + source.reply[:index]
         turn, request = self.begin(prompt, params, source.context_mode, seed, context=context, stop=stop)
         turn.branch = BranchRef(number + 1, index + 1, source.reply[index])
         return turn, replace(request, forced_prefix=(choice,))

@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Static
 
+from ...api import POEM_BOUNDARY
 from ...escape import escape_controls
 
-POEM_END = "\n\n"  # a blank line ends a poem in the Song-ci corpus (and the original ci.txt)
+POEM_END = POEM_BOUNDARY
 
 
 def describe_stops(stops: tuple[str, ...]) -> str:
