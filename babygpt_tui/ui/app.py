@@ -196,6 +196,8 @@ class BabyGPTApp(App[None]):
             transcript.remove_turn(outcome.removed)
         if outcome.finished is not None:
             transcript.finish_turn(outcome.finished)
+        if outcome.redrawn is not None:
+            transcript.redraw_turn(outcome.redrawn)
         if outcome.started is not None:
             transcript.add_turn(outcome.started)
             self.query_one(Gauge).start()

@@ -59,6 +59,7 @@ class Outcome:
     finished: Turn | None = None  # a turn that has ended
     notes: tuple[Note, ...] = ()
     accepted: bool = False  # submit: the prompt leaves the box
+    redrawn: Turn | None = None  # a turn whose prompt is drawn anew (its skipped characters are known)
 
     def plus(self, other: Outcome) -> Outcome:
         return Outcome(
@@ -67,6 +68,7 @@ class Outcome:
             other.finished or self.finished,
             self.notes + other.notes,
             self.accepted or other.accepted,
+            other.redrawn or self.redrawn,
         )
 
 
@@ -146,10 +148,13 @@ class ReplyLifecycle:
         return Outcome(started=turn)
 
     def started(self, event: Started) -> Outcome:
-        """The engine read the prompt: name the characters it skipped."""
-        if event.turn != self.chat.turn_id or not event.skipped_chars:
+        """The engine read the prompt: name the characters it skipped, and mark them in the prompt."""
+        if event.turn != self.chat.turn_id or not event.skipped_chars or self.chat.active is None:
             return Outcome()
-        return Outcome(notes=(Note(unknown_chars_message(event.skipped_chars), "Unknown characters", "warning"),))
+        turn = self.chat.active
+        turn.skipped = event.skipped_chars
+        note = Note(unknown_chars_message(event.skipped_chars), "Unknown characters", "warning")
+        return Outcome(notes=(note,), redrawn=turn)
 
     def tokens(self, batch: TokenBatch) -> Turn | None:
         return self.chat.append(batch)
