@@ -28,6 +28,9 @@ from .token_record import TokenRecord
 StopReason = Literal["length", "stop", "stopped", "error"]
 ContextMode = Literal["fresh", "continue"]
 TOP_ALTERNATIVES = 10  # alternatives per token the TUI asks for (heat-map and inspector), and the bench measures
+# A blank line ends a poem in the Song-ci corpus (and the original BabyGPT ci.txt): an empty prompt
+# starts after one (so the model writes a `词牌 作者` title first), and "one poem per reply" stops at one.
+POEM_BOUNDARY = "\n\n"
 API_KEY_ENV = "BABYGPT_TUI_API_KEY"  # the key `serve` requires and the TUI sends to --server, if no flag gives one
 
 

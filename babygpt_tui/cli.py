@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     _add_model_args(parser, sub=False)
     _add_sampling_args(parser, sub=False)
+    _add_stop_arg(parser)
     parser.add_argument("--session", metavar="NAME", help="open (or create) this session at start-up")
     parser.add_argument("--config", metavar="PATH", help="config.toml to use (default: the user config path)")
     parser.add_argument(

@@ -67,6 +67,7 @@ class Settings:
     autosave: bool = True
     server: str | None = None  # the TUI runs on this OpenAI-compatible server (its base URL) instead of here
     remote_model: str | None = None  # the model asked of the server (None: the first it lists)
+    one_poem: bool | None = None  # TUI: stop at the blank line ending a poem; None: on for the bundled model
 
 
 class _Invalid(Exception):
@@ -201,6 +202,14 @@ def _bool(v: Any) -> bool:
     return v
 
 
+def _auto_bool(v: Any) -> bool | None:
+    if v == "auto":
+        return None
+    if not isinstance(v, bool):
+        raise _Invalid('"auto", true or false')
+    return v
+
+
 def _sampling_checker(name: str, kind: type) -> Callable[[Any], Any]:
     """Type check by the field's default, range check by SamplingParams.validate itself."""
 
@@ -238,6 +247,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "autosave": _bool,
     "server": server_url,
     "remote_model": _remote_model,
+    "one_poem": _auto_bool,
     **{f"sampling.{f.name}": _sampling_checker(f.name, type(f.default)) for f in fields(SamplingParams)},
     "sampling.seed": _seed,
     "sampling.stop": _stop,

@@ -51,6 +51,10 @@ EXAMPLE_CONFIG = """\
 # The model to ask the server for, as its GET /v1/models lists it; "" means the first listed.
 # remote_model = ""
 
+# The TUI's "one poem per reply": a reply ends at the blank line that ends a poem. "auto" is on
+# for the bundled Song-ci model and off for others; true or false for every model.
+# one_poem = "auto"
+
 [sampling]
 # Defaults of the sampling sidebar; "Save as defaults" in the TUI rewrites this section.
 # They apply in this order: repetition penalty, temperature, top-k, top-p, min-p.
@@ -80,7 +84,7 @@ EXAMPLE_CONFIG = """\
 # an integer makes every reply reproducible.
 # seed = "random"
 
-# Stop strings for `generate` and `serve`: a reply ends just before the first of them it
+# Stop strings for `generate`, `serve` and the TUI: a reply ends just before the first of them it
 # would contain (the stop string itself is not printed), e.g. ["\\n\\n"] for one poem per reply.
 # stop = []
 """

@@ -8,7 +8,7 @@ File format, schema_version 2 (one UTF-8 JSON object per session):
      "params": {<SamplingParams fields>}, "seed_mode", "fixed_seed", "context_mode",
      "turns": [{"prompt", "reply", "stop_reason", "params", "seed", "context_mode", "model",
                 "tokens", "decode_tokens_per_s", "prefill_ms", "started_at", "finished_at",
-                "error", "records", "params_changes", "branch"}, ...]}
+                "error", "records", "params_changes", "branch", "stop", "skipped"}, ...]}
 `records` is the turn's per-token data in the columnar form of `token_record` (one compact
 object per turn); `params_changes` lists [step, {SamplingParams}] where the knobs changed during
 the reply (step 0 first); `branch` is {"turn", "at", "was"} for a reply branched from another.
@@ -88,6 +88,8 @@ class Turn:
     records: list[TokenRecord] = field(default_factory=list)  # one per reply character (see token_record)
     params_changes: list[tuple[int, SamplingParams]] = field(default_factory=list)  # (step, knobs from then on)
     branch: BranchRef | None = None
+    stop: tuple[str, ...] = ()  # the stop strings the reply was generated with
+    skipped: tuple[str, ...] = ()  # characters of the text sent that the model skipped (not in its vocabulary)
 
 
 @dataclass
@@ -123,6 +125,7 @@ def _turn_to_dict(turn: Turn) -> dict[str, Any]:
     data["records"] = token_record.encode(turn.records) if turn.records else None
     data["params_changes"] = [[step, asdict(params)] for step, params in turn.params_changes]
     data["branch"] = asdict(turn.branch) if turn.branch is not None else None
+    data["stop"], data["skipped"] = list(turn.stop), list(turn.skipped)
     return data
 
 
@@ -213,6 +216,10 @@ def _number(v: Any, where: str) -> float:
         raise _Bad(f"{where}: expected a number, got a {len(str(v))}-digit integer") from None
 
 
+def _strings(v: Any, where: str) -> tuple[str, ...]:
+    return tuple(_str(s, f"{where}[{i}]") for i, s in enumerate(_list(v, where)))
+
+
 def _list(v: Any, where: str) -> list[Any]:
     if not isinstance(v, list):
         raise _Bad(f"{where}: expected a list, got {_show(v)}")
@@ -299,6 +306,8 @@ def _turn(v: Any, where: str, notes: list[str]) -> Turn:
         started_at=_get(v, "started_at", where, _str, ""),
         finished_at=_get(v, "finished_at", where, _str, ""),
         error=_get(v, "error", where, _str, ""),
+        stop=_get(v, "stop", where, _strings, ()),
+        skipped=_get(v, "skipped", where, _strings, ()),
     )
     _per_token(turn, v, where, notes)
     return turn

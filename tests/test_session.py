@@ -62,6 +62,8 @@ def full_session() -> Session:
         ],
         params_changes=[(0, params), (1, replace(params, temperature=0.0))],
         branch=BranchRef(1, 3, "风"),
+        stop=("\n\n", "END"),
+        skipped=("x",),
     )
     return Session(
         name="宋词 / drafts ..",

@@ -170,7 +170,7 @@ class GenerationRun:
         tok = gen.tokenizer
         enc = tok.encode(request.prompt)
         self.skipped_chars: tuple[str, ...] = tuple(enc.skipped)
-        ids = enc.ids or [tok.start_id()]  # empty prompt: start from the corpus separator
+        ids = enc.ids or tok.start_ids()  # empty prompt: a new poem, after the corpus's boundary
         block = gen.block_size
         self.prompt_cropped = len(ids) > block
         self.prompt_ids = ids[-block:]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..api import POEM_BOUNDARY
+
 
 @dataclass(frozen=True)
 class Encoded:
@@ -56,6 +58,14 @@ class CharTokenizer:
 
     def unknown_chars(self, text: str) -> list[str]:
         return self.encode(text).skipped
+
+    def start_ids(self) -> list[int]:
+        """What generation starts from when the prompt is empty: the poem boundary (a blank line),
+        so the model begins a new poem at its title line; one separator where the vocabulary has
+        no newline."""
+        if all(c in self.stoi for c in POEM_BOUNDARY):
+            return [self.stoi[c] for c in POEM_BOUNDARY]
+        return [self.start_id()]
 
     def start_id(self) -> int:
         """The id generation starts from when the prompt is empty: the corpus separator."""

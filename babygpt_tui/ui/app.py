@@ -53,6 +53,7 @@ from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
+from .widgets.stop_control import StopControl
 from .widgets.transcript import Transcript
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -207,6 +208,8 @@ class BabyGPTApp(App[None]):
             transcript.remove_turn(outcome.removed)
         if outcome.finished is not None:
             transcript.finish_turn(outcome.finished)
+        if outcome.redrawn is not None:
+            transcript.redraw_turn(outcome.redrawn)
         if outcome.started is not None:
             transcript.add_turn(outcome.started)
             self.query_one(Gauge).start()
@@ -217,7 +220,7 @@ class BabyGPTApp(App[None]):
 
     def knobs(self) -> Knobs:
         panel = self.query_one(SamplingPanel)
-        return Knobs(self.params, panel.context_mode, panel.fixed_seed)
+        return Knobs(self.params, panel.context_mode, panel.fixed_seed, self.query_one(StopControl).stops)
 
     # ----- what the user does -------------------------------------------------------------------
     def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
@@ -312,6 +315,10 @@ class BabyGPTApp(App[None]):
 
     def action_toggle_seed_mode(self) -> None:
         self.query_one(SamplingPanel).toggle_seed_mode()
+
+    def action_toggle_one_poem(self) -> None:
+        on = self.query_one(StopControl).toggle()
+        self.notify("One poem per reply: on" if on else "One poem per reply: off (replies run to their length)")
 
     def action_toggle_sidebar(self) -> None:
         self.query_one("#sidebar").toggle_class("-hidden")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..api import (
+    POEM_BOUNDARY,
     TOP_ALTERNATIVES,
     ContextMode,
     GenerationRequest,
@@ -89,6 +90,7 @@ class Conversation:
         mode: ContextMode = "fresh",
         seed: int | None = None,
         context: str | None = None,
+        stop: tuple[str, ...] = (),
     ) -> tuple[Turn, GenerationRequest]:
         """Add a turn for `prompt` and build the request that generates its reply — the one place
         a prompt is cropped. `context`: the text before it (default: none in fresh mode, the
@@ -101,11 +103,20 @@ class Conversation:
         else:
             text = context + prompt
         seed = random_seed() if seed is None else seed
-        turn = Turn(prompt=prompt, params=params, seed=seed, context_mode=mode, model=self.model, started_at=utc_now())
+        turn = Turn(
+            prompt=prompt,
+            params=params,
+            seed=seed,
+            context_mode=mode,
+            model=self.model,
+            started_at=utc_now(),
+            stop=stop,
+        )
         self.turns.append(turn)
         self.active = turn
         self.turn_id += 1
-        return turn, GenerationRequest(prompt=text, params=params, seed=seed, top_alternatives=TOP_ALTERNATIVES)
+        request = GenerationRequest(prompt=text, params=params, seed=seed, top_alternatives=TOP_ALTERNATIVES, stop=stop)
+        return turn, request
 
     def replay(self, index: int) -> tuple[Turn, GenerationRequest, ParamsSchedule]:
         """A new last turn regenerating turn `index` with its prompt, settings, seed and context
@@ -118,17 +129,23 @@ class Conversation:
             params = replace(params, max_new_tokens=old.tokens)
             schedule = tuple((step, replace(p, max_new_tokens=old.tokens)) for step, p in schedule)
         context = self.context_before(index) if old.context_mode == "continue" else ""
-        turn, request = self.begin(old.prompt, params, old.context_mode, old.seed, context=context)
+        turn, request = self.begin(old.prompt, params, old.context_mode, old.seed, context=context, stop=old.stop)
         turn.branch = old.branch
         return turn, replace(request, forced_prefix=forced_prefix(old.records)), schedule
 
     def branch(
-        self, source: Turn, index: int, choice: int, params: SamplingParams, seed: int | None = None
+        self,
+        source: Turn,
+        index: int,
+        choice: int,
+        params: SamplingParams,
+        seed: int | None = None,
+        stop: tuple[str, ...] = (),
     ) -> tuple[Turn, GenerationRequest]:
         """A new last turn that rewrites `source`'s reply from character `index` on, with token id
         `choice` forced there. Its prompt is the source's prompt plus the reply before `index`, so
         the model sees what it saw at that step (an empty prompt started from the corpus
-        separator, a newline: it is kept). The source turn stays. ValueError if impossible."""
+        boundary, a blank line: it is kept). The source turn stays. ValueError if impossible."""
         if self.active is not None or not self.block_size:
             busy = "A reply is being written (Esc stops it)" if self.active else "The model is still loading"
             raise ValueError(f"{busy}; branch when it is done.")
@@ -141,8 +158,8 @@ class Conversation:
                 f"({self.model.short}); token ids differ between models, so it cannot be branched."
             )
         context = self.context_before(number) if source.context_mode == "continue" else ""
-        prompt = (source.prompt if context + source.prompt else "\n") + source.reply[:index]
-        turn, request = self.begin(prompt, params, source.context_mode, seed, context=context)
+        prompt = (source.prompt if context + source.prompt else POEM_BOUNDARY) + source.reply[:index]
+        turn, request = self.begin(prompt, params, source.context_mode, seed, context=context, stop=stop)
         turn.branch = BranchRef(number + 1, index + 1, source.reply[index])
         return turn, replace(request, forced_prefix=(choice,))
 

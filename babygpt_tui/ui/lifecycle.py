@@ -47,6 +47,7 @@ class Knobs:
     params: SamplingParams
     mode: ContextMode = "fresh"
     seed: int | None = None  # the fixed seed; None: a random one per reply
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not shown)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Outcome:
     finished: Turn | None = None  # a turn that has ended
     notes: tuple[Note, ...] = ()
     accepted: bool = False  # submit: the prompt leaves the box
+    redrawn: Turn | None = None  # a turn whose prompt is drawn anew (its skipped characters are known)
 
     def plus(self, other: Outcome) -> Outcome:
         return Outcome(
@@ -66,6 +68,7 @@ class Outcome:
             other.finished or self.finished,
             self.notes + other.notes,
             self.accepted or other.accepted,
+            other.redrawn or self.redrawn,
         )
 
 
@@ -136,7 +139,7 @@ class ReplyLifecycle:
         if cropped := self.chat.cropped_note(prompt):
             notes = (Note(cropped, "Long prompt cropped", "warning"),)
         seed = knobs.seed if seed is None else seed
-        turn, request = self.chat.begin(prompt, knobs.params, knobs.mode, seed)
+        turn, request = self.chat.begin(prompt, knobs.params, knobs.mode, seed, stop=knobs.stop)
         return self._generate(turn, request).plus(Outcome(notes=notes))
 
     def _generate(self, turn: Turn, request: GenerationRequest, schedule: ParamsSchedule = ()) -> Outcome:
@@ -145,10 +148,13 @@ class ReplyLifecycle:
         return Outcome(started=turn)
 
     def started(self, event: Started) -> Outcome:
-        """The engine read the prompt: name the characters it skipped."""
-        if event.turn != self.chat.turn_id or not event.skipped_chars:
+        """The engine read the prompt: name the characters it skipped, and mark them in the prompt."""
+        if event.turn != self.chat.turn_id or not event.skipped_chars or self.chat.active is None:
             return Outcome()
-        return Outcome(notes=(Note(unknown_chars_message(event.skipped_chars), "Unknown characters", "warning"),))
+        turn = self.chat.active
+        turn.skipped = event.skipped_chars
+        note = Note(unknown_chars_message(event.skipped_chars), "Unknown characters", "warning")
+        return Outcome(notes=(note,), redrawn=turn)
 
     def tokens(self, batch: TokenBatch) -> Turn | None:
         return self.chat.append(batch)
@@ -227,7 +233,7 @@ class ReplyLifecycle:
         if (refused := self._refusal("branched")) is not None:
             return Outcome(notes=(refused,))
         try:
-            turn, request = self.chat.branch(source, index, choice, knobs.params, knobs.seed)
+            turn, request = self.chat.branch(source, index, choice, knobs.params, knobs.seed, knobs.stop)
         except ValueError as e:
             return Outcome(notes=(Note(str(e), severity="warning"),))
         return self._generate(turn, request)

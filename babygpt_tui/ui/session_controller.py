@@ -24,6 +24,7 @@ from ..session_store import SessionInfo, SessionStore, check_name
 from . import session_actions, unsaved
 from .session_saving import SessionSaving, writer
 from .widgets.prompt import PromptInput
+from .widgets.stop_control import StopControl
 from .widgets.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -41,6 +42,8 @@ class StartOptions:
     session: Session | None = None  # --session NAME, read (or created) by the command
     config_path: str | None = None  # --config PATH: "Save as defaults" writes there
     flags: dict[str, Any] = field(default_factory=dict)  # sampling flags given (field or "seed" -> value)
+    stop: tuple[str, ...] = ()  # --stop / [sampling] stop
+    one_poem: bool = False  # "one poem per reply" (stop at the blank line ending a poem) at start
 
     @classmethod
     def from_settings(
@@ -50,8 +53,17 @@ class StartOptions:
         config_path: str | None = None,
         flags: dict[str, Any] | None = None,
     ) -> StartOptions:
+        bundled = not settings.model and not settings.server
         return cls(
-            settings.seed, settings.context_keep, settings.theme, settings.autosave, session, config_path, flags or {}
+            settings.seed,
+            settings.context_keep,
+            settings.theme,
+            settings.autosave,
+            session,
+            config_path,
+            flags or {},
+            settings.stop,
+            bundled if settings.one_poem is None else settings.one_poem,
         )
 
 
@@ -83,6 +95,7 @@ class SessionController(SessionSaving):
                 )
         if self.options.seed is not None:
             self.panel.set_seed("fixed", self.options.seed)
+        app.query_one(StopControl).configure(self.options.stop, self.options.one_poem)
         app.title = self.session.name
         if self.on_disk:
             app.call_later(self._show, self.session, True, True)
@@ -135,6 +148,7 @@ class SessionController(SessionSaving):
         app.chat.turns, app.chat.active = session.turns, None
         if restore:
             flags, self._flags = dict(self._flags), {}  # sampling flags given with --session beat its settings
+            flags.pop("stop", None)  # not a knob: the stop control keeps it
             seed, panel = flags.pop("seed", None), self.panel
             panel.set_params(replace(session.params, **flags))
             panel.set_seed(session.seed_mode if seed is None else "fixed", session.fixed_seed if seed is None else seed)

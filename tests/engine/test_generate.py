@@ -52,9 +52,9 @@ def test_same_seed_same_text_other_seed_differs(tiny_generator) -> None:
     assert a != generate_ids(tiny_generator, "明月", params, seed=8)
 
 
-def test_empty_prompt_starts_from_newline(tiny_generator, tiny_tokenizer) -> None:
+def test_empty_prompt_starts_after_a_blank_line(tiny_generator, tiny_tokenizer) -> None:
     run = tiny_generator.stream(GenerationRequest("", replace(GREEDY, max_new_tokens=3)))
-    assert run.prompt_ids == [tiny_tokenizer.stoi["\n"]]
+    assert run.prompt_ids == [tiny_tokenizer.stoi["\n"]] * 2  # the poem boundary: a new poem
     assert len(list(run)) == 3
 
 

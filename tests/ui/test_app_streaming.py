@@ -60,7 +60,7 @@ async def test_a_prompt_streams_a_reply_that_grows_and_gets_a_footer(make_app, b
         assert turn.prompt == "明月" and turn.stop_reason == "length" and turn.tokens == 120
         assert len(turn.reply) == 120 and turn.decode_tokens_per_s > 0 and turn.prefill_ms > 0
         assert backend.requests[0].prompt == "明月"
-        assert reply_widgets_text(app) == turn.reply
+        assert reply_widgets_text(app) == turn.prompt + turn.reply  # the reply continues the prompt's line
         footer = str(app.query(".turn-footer").last(Static).render())
         assert "120 tokens" in footer and "tok/s" in footer and "length" in footer
 
@@ -100,7 +100,7 @@ async def test_escape_stops_at_once_and_keeps_the_partial_reply(make_child_app) 
         assert 10 <= len(turn.reply) < 2048 and turn.tokens == len(turn.reply)
         footer = app.query(".turn-footer").last(Static)
         assert "stopped" in str(footer.render()) and footer.has_class("-stopped")
-        assert reply_widgets_text(app) == turn.reply
+        assert reply_widgets_text(app) == turn.prompt + turn.reply
 
 
 async def test_an_engine_exception_marks_the_turn_error_and_the_app_keeps_working(make_app) -> None:

@@ -28,14 +28,15 @@ async def reply(pilot, prompt: str = "明月", seed: int = 7, turns: int = 1) ->
 
 
 def styles_by_char(chunk: ReplyChunk) -> list:
-    """The style of each reply character of `chunk` (a coloured newline has a cell before it)."""
+    """The style of each reply character of `chunk` (a coloured newline has a cell before it;
+    the first chunk draws the prompt before the reply)."""
     content = chunk.render()
     plain = content.plain
     at = [None] * len(plain)
     for span in content.spans:
         for k in range(span.start, span.end):
             at[k] = span.style
-    out, pos = [], 0
+    out, pos = [], len(chunk.lead.content.plain)
     for char in chunk.text:
         out.append(at[pos])
         pos += 2 if char == "\n" and plain[pos] != "\n" else 1
@@ -43,9 +44,12 @@ def styles_by_char(chunk: ReplyChunk) -> list:
 
 
 def drawn_backgrounds(chunk: ReplyChunk) -> set:
-    """The background colours of the reply's first row as drawn (padding cells aside)."""
+    """The background colours of the reply's first row as drawn (padding cells and the prompt drawn
+    before the reply aside)."""
     segments = list(chunk.render_line(0))
-    return {seg.style.bgcolor.triplet for seg in segments if seg.text.strip() and seg.style and seg.style.bgcolor}
+    prompt = chunk.get_visual_style("turn--prompt").background.rich_color.triplet
+    drawn = {seg.style.bgcolor.triplet for seg in segments if seg.text.strip() and seg.style and seg.style.bgcolor}
+    return drawn - {prompt}
 
 
 def contrast(a, b) -> float:
@@ -88,8 +92,8 @@ async def test_the_heatmap_colours_each_reply_character_by_its_bucket_but_not_th
         assert styles_by_char(chunk) == expected
         assert len({bucket(r.prob) for r in turn.records}) >= 3  # the test sees several colours
         assert legend.display and app.query_one(Inspector).display
-        prompt = app.query_one(".turn-prompt", Static)
-        assert not getattr(prompt.render(), "spans", [])
+        lead = chunk.lead.content  # the prompt, drawn before the reply: its own style, no heat
+        assert lead.plain == turn.prompt and {s.style for s in lead.spans} == {chunk.get_visual_style("turn--prompt")}
         await pilot.press("ctrl+t")
         await wait_until(pilot, lambda: set(styles_by_char(chunk)) == {None} and not legend.display)
 
@@ -156,8 +160,9 @@ async def test_clicking_a_character_inspects_that_character(make_child_app) -> N
         turn = app.chat.turns[0]
         chunk = app.query_one(ReplyChunk)
         inspector = app.query_one(Inspector)
+        lead = 2 * len(turn.prompt)  # the prompt is drawn first: the reply continues its line
         for x, expected in ((1, 0), (8, 3), (10, 4)):  # padding 1, then two cells per character
-            await pilot.click(chunk, offset=(x, 0))
+            await pilot.click(chunk, offset=(lead + x, 0))
             await wait_until(
                 pilot, lambda expected=expected: inspector.step is not None and inspector.step.index == expected
             )
@@ -205,7 +210,7 @@ async def test_clicking_an_alternative_branches_too(make_child_app) -> None:
         sent = Sent(app)
         await reply(pilot)
         inspector = app.query_one(Inspector)
-        await pilot.click(app.query_one(ReplyChunk), offset=(5, 0))
+        await pilot.click(app.query_one(ReplyChunk), offset=(2 * len("明月") + 5, 0))  # after the prompt
         await wait_until(pilot, lambda: inspector.step is not None and inspector.step.index == 2)
         choice = inspector.step.choices[3]
         await pilot.click("#inspect-alts", offset=(4, 3))

@@ -42,6 +42,7 @@ PALETTE = [  # (title, help, app action): every action is also in the command pa
     ("Reset sampling knobs", "Back to the defaults (F5)", "reset_knobs"),
     ("Toggle context mode", "fresh ↔ continue the transcript", "toggle_context_mode"),
     ("Toggle fixed seed", "random ↔ fixed seed", "toggle_seed_mode"),
+    ("Toggle one poem per reply", "Stop at the blank line that ends a poem", "toggle_one_poem"),
     ("Toggle sidebar", "Show or hide the knobs (Ctrl+B)", "toggle_sidebar"),
     ("New session", "Start an empty session (Ctrl+N)", "new_session"),
     ("Sessions", "Open, rename, delete or export saved sessions (F2)", "sessions"),
@@ -67,6 +68,7 @@ KNOBS = [
     ("length", "maximum characters per reply"),
     ("seed", "random per reply (the one used is shown) or fixed for reproducible replies"),
     ("context", "fresh: each prompt alone · continue: the prompt extends the whole transcript"),
+    ("one poem", "stop at the blank line that ends a poem (the stop string is not shown; footer: stop)"),
 ]
 
 

@@ -25,6 +25,7 @@ from textual.widgets import Static
 
 from ...token_record import TokenRecord
 from ..token_info import HEAT_EDGES, HEAT_LABELS
+from .prompt_lead import NO_LEAD, PROMPT_CLASS, SKIPPED_CLASS, Lead, prompt_lead
 
 if TYPE_CHECKING:
     from .transcript import TurnView
@@ -71,17 +72,19 @@ def reply_content(
 
 
 class ReplyChunk(Static):
-    """Reply characters `start` to `end` (None: to the end, the streaming tail) of a TurnView.
+    """Reply characters `start` to `end` (None: to the end, the streaming tail) of a TurnView;
+    the chunk at `start` 0 draws the prompt first (`prompt_lead`), so the reply continues its line.
 
     The content is built from the turn on every render, so the heat-map, the cursor and the
     theme are always current; the last build is cached for the layout's repeated calls."""
 
-    COMPONENT_CLASSES = set(HEAT_CLASSES) | {CURSOR_CLASS}
+    COMPONENT_CLASSES = set(HEAT_CLASSES) | {CURSOR_CLASS, PROMPT_CLASS, SKIPPED_CLASS}
 
     def __init__(self, view: TurnView, start: int = 0, end: int | None = None, classes: str = "turn-reply") -> None:
         super().__init__(classes=classes)
         self.view, self.start, self.end = view, start, end
         self._built: tuple[tuple[object, ...], Content] | None = None
+        self.lead = NO_LEAD  # the prompt drawn before the reply (first chunk only)
 
     @property
     def text(self) -> str:
@@ -94,15 +97,20 @@ class ReplyChunk(Static):
         cursor = view.cursor
         cursor_style = self.get_visual_style(CURSOR_CLASS) if cursor is not None else None
         text = self.text
-        key = (self.start, len(text), len(view.turn.records), heat, cursor, cursor_style)
+        turn = view.turn
+        lead_styles = (self.get_visual_style(PROMPT_CLASS), self.get_visual_style(SKIPPED_CLASS))
+        lead_key = (turn.prompt, turn.skipped, lead_styles) if self.start == 0 else None
+        key = (self.start, len(text), len(turn.records), heat, cursor, cursor_style, lead_key)
         if self._built is None or self._built[0] != key:
-            self._built = (key, reply_content(text, self.start, view.turn.records, heat, cursor, cursor_style))
+            self.lead = prompt_lead(turn.prompt, turn.skipped, *lead_styles) if lead_key else NO_LEAD
+            reply = reply_content(text, self.start, turn.records, heat, cursor, cursor_style)
+            self._built = (key, self.lead.content + reply if self.lead is not NO_LEAD else reply)
         return self._built[1]
 
     def char_at(self, x: int, y: int) -> int | None:
         """The reply index of the character drawn at content offset (x, y), or None."""
         offset = self._offset_at(x, y)
-        if offset is None:
+        if offset is None or (offset := self._lead().to_reply(*offset)) is None:
             return None
         col, line = offset
         text = self.text
@@ -121,7 +129,7 @@ class ReplyChunk(Static):
     def row_of(self, index: int) -> int:
         """The content row that draws reply character `index` (to scroll the cursor into view)."""
         text, i = self.text, index - self.start
-        target = (text.count("\n", 0, i), i - (text.rfind("\n", 0, i) + 1))  # (line, column)
+        target = self._lead().to_content(text.count("\n", 0, i), i - (text.rfind("\n", 0, i) + 1))
         row = 0
         for y in range(self.content_size.height):
             starts = [
@@ -134,6 +142,10 @@ class ReplyChunk(Static):
                     break
                 row = y
         return row
+
+    def _lead(self) -> Lead:
+        self.render()  # the lead as last drawn (built with the content)
+        return self.lead
 
     def _offset_at(self, x: int, y: int) -> tuple[int, int] | None:
         """(column, line) in the content under cell (x, y): read from the `offset` Textual puts

@@ -17,6 +17,7 @@ from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Stat
 
 from ...api import ContextMode, SamplingParams
 from .slider import Slider
+from .stop_control import StopControl
 
 LABEL_WIDTH = 7
 
@@ -54,6 +55,7 @@ HINTS = {f"knob-{knob.field}": knob.hint for knob in KNOBS} | {
     "seed-fixed": "off: new random seed per reply",
     "seed-value": "the seed every reply uses",
     "context-mode": "continue: extend transcript",
+    "stop-poem": "end at the blank line after a poem",
     "reset-knobs": "back to the defaults · F5",
     "save-defaults": "theme + knobs → config.toml",
 }
@@ -90,6 +92,7 @@ class SamplingPanel(VerticalScroll):
         with RadioSet(id="context-mode", compact=True):
             yield RadioButton("fresh", value=True, compact=True, id="mode-fresh")
             yield RadioButton("continue", compact=True, id="mode-continue")
+        yield StopControl(id="stops")
         with Horizontal(id="knob-buttons"):
             yield Button("Reset", compact=True, id="reset-knobs")
             yield Button("Save as defaults", compact=True, id="save-defaults", action="app.save_defaults")

@@ -84,11 +84,10 @@ class TurnView(Vertical):
         self.cursor: int | None = None  # the inspected reply character, if it is in this turn
 
     def compose(self) -> ComposeResult:
-        prompt = self.turn.prompt
-        yield Static(
-            Text(prompt) if prompt else Text("(empty prompt: a new poem from the start)"),
-            classes="turn-prompt" + ("" if prompt else " -empty"),
-        )
+        # The prompt is drawn in front of the reply (`prompt_lead`); an empty one says what it does.
+        empty = Static(Text("(empty prompt: a new poem from the start)"), classes="turn-prompt -empty")
+        empty.display = not self.turn.prompt
+        yield empty
         yield Static("", markup=False, classes="turn-note")
         yield ReplyChunk(self)
         yield Static(footer_text(self.turn), markup=False, classes="turn-footer")
@@ -235,6 +234,10 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
             self.inspect(None)
         if (view := self._shown.pop(id(turn), None)) is not None:
             view.remove()
+
+    def redraw_turn(self, turn: Turn) -> None:
+        if (view := self._view(turn)) is not None:
+            view.redraw(layout=True)
 
     def update_turn(self, turn: Turn) -> None:
         if (view := self._view(turn)) is not None:
