@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, Protocol, Union, get_args, get_origin, get_type_hints
 
-from . import token_record
+from . import explanation, token_record
+from .explanation import Explanation, ExplanationFormatError, StepStages
 from .token_record import TokenRecord
 
 # "stop": a stop string ended the reply; "stopped": cancelled (Esc, a client gone)
@@ -199,7 +200,7 @@ class Backend(Protocol):
 
 # ----- the engine protocol (see engine/server.py for the conversation) ---------------------------
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: explain, watch, and a watched reply's sampler stages in its batches
 ParamsSchedule = tuple[tuple[int, SamplingParams], ...]  # (step, the knobs from that step on)
 
 
@@ -247,6 +248,30 @@ class Ack:
 
 
 @dataclass(frozen=True)
+class Explain:
+    """Why the model wrote a character: one forward over the window it saw (with attention) and
+    the sampler's stages; answered by `Explained`. A newer Explain makes older unanswered ones moot
+    (they are dropped), so a cursor held down never queues forwards."""
+
+    id: int  # echoed in the answer
+    context: str  # the text the model had before the character: the prompt as sent, the reply so far
+    char: str = ""  # the character explained (its probability at every stage); "" => what comes next
+    window: int = 0  # characters the model saw (TokenRecord.window); 0 => unknown: the default window
+    params: SamplingParams = field(default_factory=SamplingParams)
+    top: int = 10  # candidates per stage
+    seed: int = 0  # of the draw stage's pick
+
+
+@dataclass(frozen=True)
+class Watch:
+    """While `pipeline` is on, a running reply's batches carry the sampler's stages of its latest
+    step, computed at most every ~0.1 s (the TUI's pipeline view is open)."""
+
+    pipeline: bool
+    top: int = 10
+
+
+@dataclass(frozen=True)
 class Shutdown:
     pass
 
@@ -288,6 +313,7 @@ class TokenBatch:
     cache_len: int  # tokens in the KV cache after the last token of the batch
     shifted: bool  # the context window was shifted during this batch
     prefill_ms: float  # time to the first token (the exact prefill comes with the stats)
+    pipeline: StepStages | None = None  # the latest step's sampler stages, while watched (`Watch`)
 
 
 @dataclass(frozen=True)
@@ -314,8 +340,17 @@ class Log:
     message: str
 
 
-Request = Load | Generate | SetParams | Cancel | Ack | Shutdown
-Event = Hello | Loaded | Started | TokenBatch | Finished | EngineFailed | Log
+@dataclass(frozen=True)
+class Explained:
+    """The answer to `Explain` `id`: the explanation, or why there is none (`error`)."""
+
+    id: int
+    explanation: Explanation | None
+    error: str = ""
+
+
+Request = Load | Generate | SetParams | Cancel | Ack | Shutdown | Explain | Watch
+Event = Hello | Loaded | Started | TokenBatch | Finished | EngineFailed | Log | Explained
 MESSAGES: dict[str, type] = {
     "load": Load,
     "generate": Generate,
@@ -330,14 +365,26 @@ MESSAGES: dict[str, type] = {
     "finished": Finished,
     "error": EngineFailed,
     "log": Log,
+    "explain": Explain,
+    "watch": Watch,
+    "explained": Explained,
 }
 _NAMES = {cls: name for name, cls in MESSAGES.items()}
 _RECORDS = tuple[TokenRecord, ...]
 
 
+# Types with a wire form of their own (compact, rounded: the one `explain --json` prints too)
+_CODECS: dict[type, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    Explanation: (explanation.to_wire, explanation.from_wire),
+    StepStages: (explanation.step_to_wire, explanation.step_from_wire),
+}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, tuple) and value and isinstance(value[0], TokenRecord):
         return token_record.encode(value)
+    if (codec := _CODECS.get(type(value))) is not None:
+        return codec[0](value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple | list):
@@ -386,6 +433,11 @@ def _value(tp: Any, value: Any, where: str) -> Any:
         if decoded.dropped:
             raise ProtocolError(f"{where}: {decoded.problem}")
         return tuple(decoded.records)
+    if (codec := _CODECS.get(tp)) is not None:
+        try:
+            return codec[1](value)
+        except ExplanationFormatError as e:
+            raise ProtocolError(f"{where}: {e}") from None
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None

@@ -25,11 +25,12 @@ from .api import SamplingParams, TokenBatch, TokenEvent
 from .token_record import TokenRecord, rounded
 
 
-def record_of(event: TokenEvent, forced: bool = False) -> TokenRecord:
+def record_of(event: TokenEvent, forced: bool = False, window: bool = False) -> TokenRecord:
     """The typed record of one event: the raw top alternatives, then tokens only in the warped
     top; each alternative's warped probability is 0.0 when the warpers cut it, None when not known.
     Probabilities are rounded as the columnar form stores them, so what the UI shows is what a
-    session file keeps."""
+    session file keeps. `window`: record the characters the model saw (the engine's cache length;
+    a server's stream only gives a guess, which is not kept)."""
     warped = {a.id: a.prob for a in event.top_warped}
     cut = 0.0 if 0.0 in warped.values() else None  # fewer survivors than slots: the rest are cut
     ids: list[int] = []
@@ -57,6 +58,7 @@ def record_of(event: TokenEvent, forced: bool = False) -> TokenRecord:
         tuple(raw),
         tuple(warp),
         forced,
+        event.cache_len if window else 0,
     )
 
 
@@ -74,6 +76,7 @@ class Batcher:
         ready: Callable[[], bool] = lambda: True,
         forced: int = 0,
         records: bool = True,
+        windows: bool = False,
     ) -> None:
         self.turn, self.start = turn, start
         self.interval, self.max_tokens = interval, max_tokens
@@ -82,6 +85,7 @@ class Batcher:
         self.tokens = 0
         self.forced = forced  # the first `forced` tokens were forced (a branch), not sampled
         self.with_records = records  # per-token records (alternatives were asked for)
+        self.windows = windows  # the events' cache lengths are the model's real windows (the engine's)
         self._text: list[str] = []
         self._records: list[TokenRecord] = []
         self._changes: list[tuple[int, SamplingParams]] = []
@@ -100,7 +104,7 @@ class Batcher:
             self._sampled = (event.time, 1)
         self._text.append(event.text)
         if self.with_records:
-            record = record_of(event, event.step < self.forced)
+            record = record_of(event, event.step < self.forced, self.windows)
             self._records.extend([record] * len(event.text) if len(event.text) > 1 else (record,))
         if event.params is not self._params and event.params != self._params:
             self._changes.append((event.step, event.params))

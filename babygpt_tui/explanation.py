@@ -18,6 +18,9 @@ Wire form (a JSON object):
                       probability there, or null), top (the most likely survivors)
     drawn             the token the draw picked (greedy: the most likely)
     actual            the actual next character and its raw probability, or null
+
+A live step of a reply (`StepStages`, sent while the TUI's pipeline view watches a reply) is
+{step, stages, drawn} in the same form: the stages of the step and the token the reply took.
 """
 
 from __future__ import annotations
@@ -93,6 +96,15 @@ class Explanation:
         return tuple(sum(column) / len(heads) for column in zip(*heads, strict=True))
 
 
+@dataclass(frozen=True, slots=True)
+class StepStages:
+    """The sampler's stages at one step of a running reply (no attention: that needs a forward)."""
+
+    step: int  # index among the reply's tokens
+    stages: tuple[Stage, ...]
+    drawn: Candidate  # the token the reply took at this step
+
+
 # ---------------------------------------------------------------- the wire
 
 
@@ -112,19 +124,37 @@ def to_wire(e: Explanation) -> dict[str, Any]:
         if e.attention is None
         else [[[_round(w) for w in head] for head in layer] for layer in e.attention],
         "note": e.note,
-        "stages": [
-            {
-                "stage": s.name,
-                "on": s.on,
-                "kept": s.kept,
-                "actual": None if s.actual is None else _round(s.actual),
-                "top": [_candidate_to_wire(c) for c in s.top],
-            }
-            for s in e.stages
-        ],
+        "stages": _stages_to_wire(e.stages),
         "drawn": _candidate_to_wire(e.drawn),
         "actual": None if e.actual is None else _candidate_to_wire(e.actual),
     }
+
+
+def _stages_to_wire(stages: Sequence[Stage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "stage": s.name,
+            "on": s.on,
+            "kept": s.kept,
+            "actual": None if s.actual is None else _round(s.actual),
+            "top": [_candidate_to_wire(c) for c in s.top],
+        }
+        for s in stages
+    ]
+
+
+def step_to_wire(s: StepStages) -> dict[str, Any]:
+    return {"step": s.step, "stages": _stages_to_wire(s.stages), "drawn": _candidate_to_wire(s.drawn)}
+
+
+def step_from_wire(obj: Any) -> StepStages:
+    """The StepStages of a wire object; ExplanationFormatError naming the first bad field."""
+    where = "step"
+    return StepStages(
+        _count(obj, "step", where),
+        _stages(_field(obj, "stages", list, where)),
+        _candidate(_field(obj, "drawn", dict, where), "drawn"),
+    )
 
 
 def _field(obj: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -189,8 +219,21 @@ def from_wire(obj: Any) -> Explanation:
     attention = None if raw_attention is None else _weights(raw_attention)
     if attention is not None and any(len(h) != position - start + 1 for layer in attention for h in layer):
         raise ExplanationFormatError(f"{where}: attention rows must have position - start + 1 weights")
+    actual_obj = obj.get("actual")
+    return Explanation(
+        position,
+        start,
+        attention,
+        _field(obj, "note", str, where),
+        _stages(_field(obj, "stages", list, where)),
+        _candidate(_field(obj, "drawn", dict, where), "drawn"),
+        None if actual_obj is None else _candidate(actual_obj, "actual"),
+    )
+
+
+def _stages(objs: list[Any]) -> tuple[Stage, ...]:
     stages: list[Stage] = []
-    for i, s in enumerate(_field(obj, "stages", list, where)):
+    for i, s in enumerate(objs):
         at = f"stage {i}"
         name = _field(s, "stage", str, at)
         if name not in STAGES:
@@ -205,16 +248,7 @@ def from_wire(obj: Any) -> Explanation:
                 None if actual is None else _prob(actual, at),
             )
         )
-    actual_obj = obj.get("actual")
-    return Explanation(
-        position,
-        start,
-        attention,
-        _field(obj, "note", str, where),
-        tuple(stages),
-        _candidate(_field(obj, "drawn", dict, where), "drawn"),
-        None if actual_obj is None else _candidate(actual_obj, "actual"),
-    )
+    return tuple(stages)
 
 
 def top_positions(weights: Sequence[float], start: int, n: int) -> list[tuple[int, float]]:

@@ -18,6 +18,9 @@ Columnar form (a JSON object; the arrays are little-endian and base64-encoded):
     text_id    uint16/uint32, text_len uint16, text: the text of every id above, concatenated
     forced     indices of tokens forced by a branch (not sampled)
     wide       true when an id is above 65,535
+    win        uint16 per token, optional: how many characters the model saw for it (its context
+               window after any cache shift, so `explain` can redo that forward); 0, or no column
+               (files and engines from before it), means unknown: the default window is assumed
 
 Probabilities are log-quantized: code = round(-ln(p) * 2048), so 0 is p = 1 and the relative
 error is below 0.025 % down to p ≈ 1e-14 (4 significant digits, at 2 bytes instead of ~7 of JSON).
@@ -69,6 +72,7 @@ class TokenRecord:
     alt_raw: tuple[float | None, ...] = ()
     alt_warped: tuple[float | None, ...] = ()
     forced: bool = False  # forced by a branch, not sampled
+    window: int = 0  # characters the model saw for this token (the KV cache's length); 0: unknown
 
     @property
     def rank(self) -> int:
@@ -160,6 +164,8 @@ def encode(records: Sequence[TokenRecord]) -> dict[str, Any]:
     }
     if wide:
         out["wide"] = True
+    if any(r.window for r in records):  # only then: records without windows encode as before
+        out["win"] = _pack("H", [r.window if 0 < r.window <= 0xFFFF else 0 for r in records])
     return out
 
 
@@ -199,6 +205,10 @@ def decode(data: Any, limit: int | None = None) -> Decoded:
     if not isinstance(forced, list):
         return Decoded([], n, "per-token data is damaged (forced tokens)")
     forced_at = {i for i in forced if isinstance(i, int)}
+    try:  # optional, and never worth a record: a damaged column means the windows are unknown
+        windows = _unpack("H", data["win"]) if "win" in data else array("H")
+    except ValueError:
+        windows = array("H")
     wanted = min(n, len(ids), len(probs), len(warped), len(counts))
     if limit is not None:
         wanted = min(wanted, limit)
@@ -223,6 +233,7 @@ def decode(data: Any, limit: int | None = None) -> Decoded:
                 tuple(dequantize(c) for c in alt_p[at : at + k]),
                 tuple(dequantize(c) for c in alt_w[at : at + k]),
                 i in forced_at,
+                windows[i] if i < len(windows) else 0,
             )
         )
         at += k

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import torch
 
 from ..api import SamplingParams
-from ..explanation import Candidate, Explanation, Weights
+from ..explanation import Candidate, Explanation, StepStages, Weights
 from .model import BabyGPT, ModelConfig
 from .pipeline import pipeline
+from .tokenizer import CharTokenizer
 
 
 def default_start(position: int, block_size: int) -> int:
@@ -77,3 +78,44 @@ def explain(
     actual = Candidate(actual_id, chars[actual_id], raw) if actual_id is not None and raw is not None else None
     note = no_attention_note(model.config, layout)
     return Explanation(position, start, _as_weights(rows) if rows else None, note, stages, drawn, actual)
+
+
+def explain_context(
+    model: BabyGPT,
+    tokenizer: CharTokenizer,
+    context: str,
+    char: str,
+    window: int,
+    params: SamplingParams,
+    top: int = 10,
+    seed: int = 0,
+    layout: str = "",
+) -> Explanation:
+    """Why the model wrote `char` after `context` (the text it was given: the prompt as sent, then
+    the reply so far), having seen the last `window` characters of it (0: unknown, the default
+    crop). Characters the vocabulary lacks are skipped, and an empty context is the start id, as
+    generation does, so the ids are the ones the decode loop had. `char` "": what comes next."""
+    ids = tokenizer.encode(context).ids or [tokenizer.start_id()]
+    position = len(ids) - 1
+    if char:
+        if (actual := tokenizer.stoi.get(char)) is None:
+            raise ValueError(f"{char!r} is not in the model's vocabulary")
+        ids.append(actual)
+    lowest = default_start(position, model.config.block_size)
+    start = lowest if window <= 0 else max(lowest, position + 1 - window)
+    return explain(model, tokenizer.chars, ids, position, params, start, top, seed, layout)
+
+
+def step_stages(
+    logits: torch.Tensor,
+    params: SamplingParams,
+    history: list[int],
+    chars: Sequence[str],
+    token: int,
+    step: int,
+    top: int = 10,
+) -> StepStages:
+    """The sampler's stages at one step of a running reply, from the logits it drew `token` from."""
+    stages, _ = pipeline(logits, params, history, chars, top, token)
+    drawn = stages[-1].actual
+    return StepStages(step, stages, Candidate(token, chars[token], drawn if drawn is not None else 0.0))

@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 
 from ..api import Alternative, GenerationRequest, GenStats, ModelInfo, SamplingParams, TokenEvent
+from ..explanation import Explanation
 from .checkpoint import LoadedModel, load_checkpoint
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import EngineError
+from .explain import explain_context
 from .kvcache import KVCache
 from .model import BabyGPT
 from .sampling import pick
@@ -131,6 +133,14 @@ class Generator:
     def unknown_chars(self, text: str) -> list[str]:
         return self.tokenizer.unknown_chars(text)
 
+    def explain(
+        self, context: str, char: str, window: int, params: SamplingParams, top: int = 10, seed: int = 0
+    ) -> Explanation:
+        """Why the model wrote `char` after `context` having seen its last `window` characters
+        (engine/explain.py); in float32 when a float32 twin exists, outside the KV cache."""
+        model = self._prefill_model or self.model
+        return explain_context(model, self.tokenizer, context, char, window, params, top, seed, self.info.layout)
+
     def stream(
         self,
         request: GenerationRequest,
@@ -179,6 +189,9 @@ class GenerationRun:
             raise EngineError(f"context_keep = {keep} is out of range (allowed: 0 to {block - 1})")
         self.keep = keep
         self.stats: GenStats | None = None
+        # tap(raw logits, knobs, history before the token, chosen token, step), at every step while
+        # set: the engine server's pipeline watch (it returns at once unless a snapshot is due)
+        self.tap: Callable[[torch.Tensor, SamplingParams, list[int], int, int], None] | None = None
 
     def __iter__(self) -> Iterator[TokenEvent]:
         with self.gen._lock, torch.inference_mode():
@@ -206,6 +219,8 @@ class GenerationRun:
                 forced = req.forced_prefix[count] if count < len(req.forced_prefix) else None
                 chosen = pick(logits, params, history, rng, forced, want_probs=n_top > 0)
                 token = chosen.id
+                if self.tap is not None:  # the pipeline view is watching this step
+                    self.tap(logits.float(), params, history, token, count)
                 now = time.perf_counter()
                 t_first = t_first or now
                 t_last = now

@@ -13,6 +13,8 @@ The message types and their fields are the dataclasses at the end of `api.py`.
     params {params}       the knobs for the next token of the running reply (live knobs)
     ack {turn}            the last `tokens` of this turn is drawn: the next may be sent
     cancel {turn}         stop that reply at its next token (it finishes with stop_reason "stopped")
+    explain {id, context, char, window, params, top, seed} → explained {id, explanation, error}
+    watch {pipeline, top} while on, `tokens` carry `pipeline`: the sampler stages of a recent step
     shutdown              exit (so does closing stdin: the engine never outlives the TUI)
     engine → log {level, message}                           warnings, at any time
 
@@ -20,6 +22,11 @@ One request at a time is worked on (load and generate run in order on the main t
 one that calls torch); `params`, `ack` and `cancel` are read by a second thread and act at once,
 so Esc is never queued behind the reply it stops. A batch of tokens is sent every ~30 ms and only
 after the previous one was acknowledged; while the UI is busy the next batch grows instead.
+
+`explain` is answered between two tokens of a running reply (or at once when idle), and only the
+newest one waiting is: the UI asks again as its cursor moves and reads only the latest answer.
+The watch costs a running reply one function call per token, plus one pipeline (a few softmaxes
+over the vocabulary) every `WATCH_EVERY` seconds — `babygpt-tui bench explain` measures it.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from functools import partial
 from typing import IO, Any
 
 from ..api import (
@@ -42,6 +52,8 @@ from ..api import (
     Cancel,
     EngineFailed,
     Event,
+    Explain,
+    Explained,
     Finished,
     Generate,
     Hello,
@@ -55,14 +67,18 @@ from ..api import (
     SetParams,
     Shutdown,
     Started,
+    TokenBatch,
+    Watch,
     from_wire,
     to_wire,
 )
 from ..batching import Batcher
 from ..errors import UserError
+from ..explanation import StepStages
 
 Loader = Callable[[Load], Backend]
 EXIT_GRACE = 2.0  # seconds the engine may take to finish after stdin closed, before it just exits
+WATCH_EVERY = 0.1  # seconds between two watched steps' pipelines (the view redraws at most 10/s)
 
 
 def schedule_source(schedule: ParamsSchedule, start: SamplingParams) -> Callable[[], SamplingParams]:
@@ -84,11 +100,15 @@ class EngineServer:
         self.out, self.loader, self.token_delay = out, loader, token_delay
         self.backend: Backend | None = None
         self.params = ParamsHolder()
-        self.work: queue.Queue[Load | Generate | Shutdown] = queue.Queue()
+        self.work: queue.Queue[Load | Generate | Explain | Shutdown] = queue.Queue()
         self._cancels: dict[int, threading.Event] = {}
         self._acks: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self.closed = False
+        self._explains: deque[Explain] = deque()  # waiting for the main thread (newest last)
+        self.watch = Watch(pipeline=False)
+        self._watched: StepStages | None = None  # the latest watched step, for the next batch
+        self._watch_due = 0.0  # perf_counter() time from which the next step is watched
 
     # ----- the reader thread: requests that act at once, the rest queued in order -------------
     def read(self, lines: Iterable[str]) -> None:
@@ -112,6 +132,11 @@ class EngineServer:
             elif isinstance(message, Ack):
                 if (ack := self._acks.get(message.turn)) is not None:
                     ack.set()
+            elif isinstance(message, Explain):
+                self._explains.append(message)
+                self.work.put(message)  # wakes the main thread when idle; a reply answers it sooner
+            elif isinstance(message, Watch):
+                self.watch = message
             elif isinstance(message, Load | Shutdown):
                 self.work.put(message)
             else:
@@ -146,6 +171,8 @@ class EngineServer:
                 return
             if isinstance(work, Load):
                 self._load(work)
+            elif isinstance(work, Explain):
+                self._answer_explains()
             elif not self.closed:
                 self._generate(work)
 
@@ -174,6 +201,7 @@ class EngineServer:
             ready=ack.is_set,
             forced=len(request.forced_prefix),
             records=request.top_alternatives > 0,
+            windows=True,
         )
         run: Any = None
         events: Any = None
@@ -183,6 +211,7 @@ class EngineServer:
                 raise UserError("no model is loaded")
             request.params.validate()
             run = self.backend.stream(request, cancel, source)
+            self._watch_run(run)
             self.send(Started(turn, tuple(run.skipped_chars), bool(run.prompt_cropped)))
             events = iter(run)
             for event in events:
@@ -190,7 +219,9 @@ class EngineServer:
                     time.sleep(self.token_delay)
                 if (batch := batcher.add(event)) is not None:
                     ack.clear()
-                    self.send(batch)
+                    self.send(self._with_watched(batch))
+                if self._explains:
+                    self._answer_explains()
         except (UserError, ValueError) as e:
             error = str(e)
         except Exception as e:  # the reply ends as an error; the engine keeps serving
@@ -201,10 +232,61 @@ class EngineServer:
             if close is not None:
                 close()  # a suspended engine generator would keep holding the model's lock
         if (batch := batcher.flush()) is not None:
-            self.send(batch)
+            self.send(self._with_watched(batch))
+        self._watched = None
         self.send(Finished(turn, getattr(run, "stats", None), error))
         self._cancels.pop(turn, None)
         self._acks.pop(turn, None)
+
+    # ----- explain and the pipeline watch (main thread) ---------------------------------------
+    def _answer_explains(self) -> None:
+        """Answer the newest waiting `explain`; the older ones are moot (the UI moved on)."""
+        latest: Explain | None = None
+        while self._explains:
+            latest = self._explains.popleft()
+        if latest is None:
+            return
+        explain = getattr(self.backend, "explain", None)
+        try:
+            if self.backend is None:
+                raise UserError("no model is loaded")
+            if explain is None:
+                raise UserError("this engine cannot look inside its model")
+            latest.params.validate()
+            result = explain(latest.context, latest.char, latest.window, latest.params, latest.top, latest.seed)
+        except (UserError, ValueError) as e:
+            self.send(Explained(latest.id, None, str(e)))
+        except Exception as e:  # a bug: said in the answer, the traceback on stderr; the engine goes on
+            traceback.print_exc()
+            self.send(Explained(latest.id, None, f"{type(e).__name__}: {e}"))
+        else:
+            self.send(Explained(latest.id, result))
+
+    def _watch_run(self, run: Any) -> None:
+        """Have a run of the engine's Generator report its steps to the watch (others cannot)."""
+        tokenizer = getattr(getattr(run, "gen", None), "tokenizer", None)
+        if tokenizer is not None and hasattr(run, "tap"):
+            self._watch_due = 0.0  # a reply's first step is shown at once
+            run.tap = partial(self._tap, tokenizer.chars)
+
+    def _tap(
+        self, chars: Sequence[str], raw: Any, params: SamplingParams, history: list[int], token: int, step: int
+    ) -> None:
+        """Called at every step of a running reply: the pipeline of one step per WATCH_EVERY."""
+        watch = self.watch
+        if not watch.pipeline:
+            return
+        now = time.perf_counter()
+        if now < self._watch_due:
+            return
+        self._watch_due = now + WATCH_EVERY
+        from .explain import step_stages  # torch: imported once a reply is watched
+
+        self._watched = step_stages(raw, params, history, chars, token, step, watch.top)
+
+    def _with_watched(self, batch: TokenBatch) -> TokenBatch:
+        watched, self._watched = self._watched, None
+        return batch if watched is None or not self.watch.pipeline else replace(batch, pipeline=watched)
 
 
 def _warn_as_log(server: EngineServer) -> None:

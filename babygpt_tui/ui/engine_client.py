@@ -26,6 +26,7 @@ from ..api import (
     Ack,
     EngineFailed,
     Event,
+    Explained,
     Finished,
     Hello,
     Load,
@@ -43,6 +44,7 @@ from .backend import Capabilities
 from .messages import (
     EngineLog,
     EngineStopped,
+    ExplanationReady,
     GenerationFinished,
     ModelLoaded,
     ModelLoadFailed,
@@ -211,6 +213,8 @@ class EngineClient:
             return GenerationFinished(event.turn, event.stats, event.error)
         if isinstance(event, Started):
             return ReplyStarted(event)
+        if isinstance(event, Explained):
+            return ExplanationReady(event)
         if isinstance(event, Loaded):
             return ModelLoaded(event.info, event.seconds)
         if isinstance(event, EngineFailed):

@@ -12,7 +12,7 @@ from typing import Literal
 from textual import events
 from textual.message import Message
 
-from ..api import GenStats, Log, ModelInfo, Started, TokenBatch
+from ..api import Explained, GenStats, Log, ModelInfo, Started, TokenBatch
 from .backend import Capabilities
 
 
@@ -62,6 +62,13 @@ class EngineStopped(Message):
     """The engine process ended without being asked to (a crash, a kill): `reason` says how."""
 
     reason: str
+
+
+@dataclass
+class ExplanationReady(Message):
+    """The engine's answer to an `Explain` request (attention and sampler stages of one step)."""
+
+    explained: Explained
 
 
 @dataclass

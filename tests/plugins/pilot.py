@@ -44,6 +44,18 @@ class WrappedRun:
     def prompt_cropped(self):
         return self.run.prompt_cropped
 
+    @property
+    def gen(self):  # the engine's pipeline watch taps the real run
+        return self.run.gen
+
+    @property
+    def tap(self):
+        return self.run.tap
+
+    @tap.setter
+    def tap(self, tap) -> None:
+        self.run.tap = tap
+
     def __iter__(self):
         opts = self.backend.options
         events = iter(self.run)
@@ -79,6 +91,9 @@ class WrappedBackend:
 
     def unknown_chars(self, text: str) -> list[str]:
         return self.gen.unknown_chars(text)
+
+    def explain(self, *args, **kwargs):
+        return self.gen.explain(*args, **kwargs)
 
     def stream(self, request, cancel=None, params_source=None):
         self.runs += 1
