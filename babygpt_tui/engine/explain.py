@@ -93,9 +93,9 @@ def explain_context(
 ) -> Explanation:
     """Why the model wrote `char` after `context` (the text it was given: the prompt as sent, then
     the reply so far), having seen the last `window` characters of it (0: unknown, the default
-    crop). Characters the vocabulary lacks are skipped, and an empty context is the start id, as
+    crop). Characters the vocabulary lacks are skipped, and an empty context is the poem boundary, as
     generation does, so the ids are the ones the decode loop had. `char` "": what comes next."""
-    ids = tokenizer.encode(context).ids or [tokenizer.start_id()]
+    ids = tokenizer.encode(context).ids or tokenizer.start_ids()
     position = len(ids) - 1
     if char:
         if (actual := tokenizer.stoi.get(char)) is None:

@@ -91,6 +91,12 @@ def test_the_engine_does_not_outlive_a_killed_tui(tiny_checkpoint) -> None:
 
 
 def start_tui_in_a_terminal(*args: str) -> tuple[subprocess.Popen, int]:
+    """The TUI in a pseudo-terminal, with replies that run to their length (not one poem: the
+    tests signal it mid-reply)."""
+    from babygpt_tui import paths
+
+    paths.config_path().parent.mkdir(parents=True, exist_ok=True)
+    paths.config_path().write_text("one_poem = false\n", encoding="utf-8")
     master, slave = os.openpty()
     os.set_blocking(master, False)
     proc = subprocess.Popen(

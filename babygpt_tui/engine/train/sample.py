@@ -31,7 +31,7 @@ def sample_text(
     model: BabyGPT, tokenizer: CharTokenizer, prompt: str, n_chars: int, seed: int, device: torch.device
 ) -> str:
     """`n_chars` characters continuing `prompt` (its unknown characters are skipped)."""
-    ids = tokenizer.encode(prompt).ids or [tokenizer.start_id()]
+    ids = tokenizer.encode(prompt).ids or tokenizer.start_ids()
     block = model.config.block_size
     gen = torch.Generator(device=device).manual_seed(seed)
     was_training = model.training
