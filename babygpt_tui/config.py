@@ -33,6 +33,7 @@ DTYPES = {
     "float32": "float32",
     "bfloat16": "bfloat16",
     "float16": "float16",
+    "int8": "int8",
     "fp32": "float32",
     "bf16": "bfloat16",
     "fp16": "float16",
@@ -102,7 +103,7 @@ def _device(v: Any) -> str:
 
 def _dtype(v: Any) -> str:
     if not isinstance(v, str) or v.lower() not in DTYPES:
-        raise _Invalid('"auto", "float32", "bfloat16" or "float16"')
+        raise _Invalid('"auto", "float32", "bfloat16", "float16" or "int8"')
     return DTYPES[v.lower()]
 
 

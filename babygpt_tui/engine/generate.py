@@ -16,11 +16,13 @@ from pathlib import Path
 import torch
 
 from ..api import Alternative, GenerationRequest, GenStats, ModelInfo, SamplingParams, TokenEvent
+from .autodtype import AutoChoice, choose_cpu_dtype
 from .checkpoint import LoadedModel, load_checkpoint
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import EngineError
 from .kvcache import KVCache
 from .model import BabyGPT
+from .quant import quantize_int8
 from .sampling import pick
 from .stops import StopMatcher
 from .tokenizer import CharTokenizer
@@ -58,18 +60,24 @@ class Generator:
         self.metadata = metadata or {}
         self.device = resolve_device(device) if isinstance(device, str) else device
         cfg = model.config
-        self.dtype = (
-            resolve_dtype(dtype, self.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size))
-            if isinstance(dtype, str)
-            else dtype
-        )
+        shape = (cfg.n_embd, cfg.n_layer, cfg.vocab_size)
+        self.auto: AutoChoice | None = None  # how `auto` chose, on a CPU
+        if isinstance(dtype, str) and (dtype or "auto").lower() == "auto" and self.device.type == "cpu":
+            self.auto = choose_cpu_dtype(model, shape)
+            self.dtype = self.auto.dtype
+        else:
+            self.dtype = resolve_dtype(dtype, self.device, shape) if isinstance(dtype, str) else dtype
         # Without native bf16/fp16 matmuls (CPUs), half precision wins for decode (one row per
         # weight matrix: bandwidth-bound) but loses badly for a prefill (measured 6x slower), so a
         # float32 twin prefills — prompts and cache shifts — into the half-precision cache.
+        # int8 prefills with its own weights (quant.py): a twin would cost it its memory saving.
         self._prefill_model: BabyGPT | None = None
-        if self.device.type == "cpu" and self.dtype != torch.float32:
+        if self.device.type == "cpu" and self.dtype not in (torch.float32, torch.int8):
             self._prefill_model = copy.deepcopy(model).to(device=self.device, dtype=torch.float32).fuse()
-        self.model = model.to(device=self.device, dtype=self.dtype).fuse()
+        if self.dtype == torch.int8:
+            self.model = quantize_int8(model).to(device=self.device).fuse()
+        else:
+            self.model = model.to(device=self.device, dtype=self.dtype).fuse()
         self.tokenizer = tokenizer
         self.cache = KVCache.for_model(self.model)
         self._lock = threading.Lock()

@@ -43,7 +43,7 @@ class KVCache:
     @classmethod
     def for_model(cls, model: BabyGPT, batch: int = 1) -> KVCache:
         cfg = model.config
-        w = model.lm_head.weight
+        w = model.tok_emb.weight  # the activations' dtype (an int8 model's head is int8)
         return cls(cfg.n_layer, cfg.n_head, cfg.head_size, cfg.block_size, w.device, w.dtype, batch)
 
     def __len__(self) -> int:
