@@ -81,6 +81,9 @@ class Generator:
         self.tokenizer = tokenizer
         self.cache = KVCache.for_model(self.model)
         self._lock = threading.Lock()
+        # decode inputs as tensors, filled in place: no Python number reaches the step
+        self._token = torch.zeros(1, dtype=torch.long, device=self.device)
+        self._positions = torch.arange(cfg.block_size, device=self.device).view(-1, 1)
         self.info = ModelInfo(
             name=name,
             path=path,
@@ -161,7 +164,8 @@ class Generator:
 
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
-        logits = self.model.decode_step(token, self.cache, len(self.cache))
+        self._token.fill_(token)
+        logits = self.model.decode_step(self._token, self.cache, self._positions[len(self.cache)])
         self.cache.append([token])
         return logits
 

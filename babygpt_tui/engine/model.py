@@ -304,12 +304,14 @@ class BabyGPT(nn.Module):
         self._head = (head.weight, _scale(head), head.bias)
         w = self.tok_emb.weight  # the activations' dtype (an int8 model's weights are int8)
         block = self.config.block_size
-        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=w.dtype).triu(1)[:, None]
+        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=w.dtype).triu(1)
         return self
 
-    def decode_step(self, token: int | torch.Tensor, cache: KVCache, pos: int) -> torch.Tensor:
-        """One token (an id, or a one-element id tensor) at position `pos` of a batch-1 cache;
-        its logits (V,).
+    def decode_step(self, token: int | torch.Tensor, cache: KVCache, pos: int | torch.Tensor) -> torch.Tensor:
+        """One token at position `pos` of a batch-1 cache; its logits (V,). `token` and `pos`:
+        ints, or one-element long tensors on the model's device (what the Generator passes:
+        then the step has no Python numbers in it, and `torch.compile` of it (compile.py) is
+        one graph for every position).
 
         The same math as `forward`, written flat with functional calls: a decode step is ~15
         small ops per layer around the weight matmuls, and module calls, shape checks and views
@@ -322,12 +324,17 @@ class BabyGPT(nn.Module):
         cfg = self.config
         C, H, D = cfg.n_embd, cfg.n_head, cfg.head_size
         residual, gelu, scale = cfg.residual, cfg.activation == "gelu", cfg.head_size**-0.5
-        t = int(token)
-        x = self.tok_emb.weight[t : t + 1]  # (1, C): a view, but nothing below writes into x in place
+        device = self.tok_emb.weight.device
+        if not isinstance(token, torch.Tensor):
+            token = torch.tensor([token], device=device)
+        if not isinstance(pos, torch.Tensor):
+            pos = torch.tensor([pos], device=device)
+        token, pos = token.view(1), pos.view(1)
+        x = F.embedding(token, self.tok_emb.weight)  # (1, C)
         if self.pos_emb is not None:
-            x = x + self.pos_emb.weight[pos]
+            x = x + F.embedding(pos, self.pos_emb.weight)
         low = x.dtype != torch.float32
-        mask = self._mask[pos]  # (1, block): the positions this query may not see are -inf
+        mask = F.embedding(pos, self._mask)  # (1, block): the positions this query may not see are -inf
         for i, layer in enumerate(self._plan):
             (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) = layer[:12]
             qkv_s, proj_s, fc1_s, fc2_s = layer[12:]
