@@ -42,6 +42,12 @@ def _add_model_args(p: argparse.ArgumentParser, sub: bool = True, layout: bool =
         "or int8 (int8 weights, bfloat16 activations)",
     )
     p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        default=d,
+        help="torch.compile the decode step (needs a C++ compiler; cached on disk for the next launch)",
+    )
     if not layout:  # bench times every dtype itself and reads the file's own layout
         return
     p.add_argument(

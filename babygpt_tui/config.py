@@ -60,6 +60,7 @@ class Settings:
     device: str = "auto"
     dtype: str = "auto"
     threads: int = 0  # 0: torch's default (one per core)
+    compile: bool = False  # torch.compile the decode step (engine/compile.py)
     context_keep: int | None = None  # None: the engine's default (half the context window)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int | None = None  # None: a fresh random seed for every reply
@@ -234,6 +235,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "device": _device,
     "dtype": _dtype,
     "threads": _threads,
+    "compile": _bool,
     "context_keep": _context_keep,
     "theme": _theme,
     "autosave": _bool,

@@ -32,6 +32,10 @@ EXAMPLE_CONFIG = """\
 # CPU threads for torch; 0 means torch's default (one per core).
 # threads = 0
 
+# Compile the decode step with torch.compile (needs a C++ compiler; the first launch of a model
+# takes a while, later ones reuse the compiled step from the cache folder).
+# compile = false
+
 # Tokens kept when the context window is full and the model slides on: "auto" (half the
 # window) or a number from 0 to block_size - 1 (block_size - 1 matches upstream exactly).
 # context_keep = "auto"

@@ -19,6 +19,8 @@ INFO_RATIOS = [  # (ratio key, label, format)
     ("int8_vs_fp32", "int8 / fp32", "x"),
     ("int8_vs_floor_int8", "int8 / int8 floor", "%"),
     ("floor_int8_vs_floor_fp32", "int8 floor / fp32 floor", "x"),
+    ("fp32_compiled_vs_eager", "fp32 --compile / plain", "x"),
+    ("int8_compiled_vs_eager", "int8 --compile / plain", "x"),
     ("sampler_events_overhead", "sampler + events overhead", "+%"),
     ("tui_settings_overhead", "all warpers + alternatives overhead", "+%"),
     ("prefill_fp32_vs_original", "prefill fp32 / original", "x"),
@@ -142,6 +144,11 @@ def quality_lines(res: dict[str, Any]) -> list[str]:
                 f"{e['greedy_tokens']} tokens; its own greedy reply {where})"
             )
         lines.append(text)
+    for dtype, t in (res.get("compile_startup") or {}).items():
+        lines.append(
+            f"--compile start-up {dtype} (generate of 1 token, wall clock): plain {t['plain_s']:.1f} s, "
+            f"first launch {t['first_launch_s']:.1f} s, cached launch {t['cached_launch_s']:.1f} s"
+        )
     if res.get("auto_note"):
         lines.append(f"--dtype auto: {res['auto_dtype']} ({res['auto_note']})")
     return lines

@@ -35,6 +35,7 @@ from .cases import (
     hf_case,
     original_case,
 )
+from .compiled import compiled_cases, startup
 from .hf_baseline import transformers_version
 from .outside import outside_case
 from .quality import quality
@@ -57,6 +58,7 @@ class Options:
     model_optional: bool = True  # the bundled model may not exist yet; a --model must
     vocab_from: str | None = None
     extra_dtype: str | None = None  # --dtype other than float32/bfloat16 adds an engine row
+    compile: bool = False  # --compile: compiled-step rows and launch times (bench/compiled.py)
 
 
 @dataclass
@@ -165,7 +167,17 @@ def bench_subject(subject: Subject, options: Options, progress: Callable[[str], 
     )
     with tempfile.TemporaryDirectory(prefix="babygpt-bench-") as workdir:
         cases, gens = build_cases(subject, plan, options.device, options.extra_dtype, Path(workdir))
+        if options.compile:
+            progress(f"{subject.name}: compiling the decode step (float32, int8)")
+            cases += compiled_cases(subject.model, subject.tokenizer, options.device, plan)
         measure(cases, options.reps, lambda msg: progress(f"{subject.name}: {msg}"))
+        launches = None
+        if options.compile and options.device.type == "cpu":
+            progress(f"{subject.name}: launch times with and without --compile (first and cached)")
+            path = subject.path or save_checkpoint(
+                Path(workdir) / f"{subject.name}.safetensors", subject.model, subject.tokenizer
+            )
+            launches = startup(path)
     rows = [row(c) for c in cases]
     progress(f"{subject.name}: quality of bfloat16 and int8 against float32")
     checked = quality(subject.model, gens, plan)
@@ -184,6 +196,7 @@ def bench_subject(subject: Subject, options: Options, progress: Callable[[str], 
         "auto_dtype": auto,
         "auto_note": auto_note,
         "quality": checked,
+        "compile_startup": launches,
         "tokens": plan.to_dict(),
         "rows": rows,
         "ratios": ratios,

@@ -59,6 +59,8 @@ def ratios_of(rows: dict[str, dict[str, Any]]) -> dict[str, float | None]:
         "bf16_vs_floor_bf16": _div(r("engine_bfloat16"), r("floor_bfloat16")),
         "int8_vs_floor_int8": _div(r("engine_int8"), r("floor_int8")),
         "int8_vs_fp32": _div(r("engine_int8"), r("engine_float32")),
+        "fp32_compiled_vs_eager": _div(r("engine_float32_compiled"), r("engine_float32")),
+        "int8_compiled_vs_eager": _div(r("engine_int8_compiled"), r("engine_int8")),
         "floor_int8_vs_floor_fp32": _div(r("floor_int8"), r("floor_float32")),
         "long_vs_short": _div(r("engine_long"), r("engine_float32")),
         "top_alternatives_overhead": _overhead(r("engine_float32"), r("engine_top_alternatives")),

@@ -91,6 +91,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         model_optional=not model,
         vocab_from=getattr(args, "vocab_from", None),
         extra_dtype=extra,
+        compile=bool(getattr(args, "compile", False)),
     )
 
 

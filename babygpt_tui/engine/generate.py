@@ -18,6 +18,7 @@ import torch
 from ..api import Alternative, GenerationRequest, GenStats, ModelInfo, SamplingParams, TokenEvent
 from .autodtype import AutoChoice, choose_cpu_dtype
 from .checkpoint import LoadedModel, load_checkpoint
+from .compile import CompileUnavailable, Step, compile_step
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import EngineError
 from .kvcache import KVCache
@@ -50,6 +51,7 @@ class Generator:
         layout: str = "",
         layout_description: str = "",
         exact: bool = False,
+        compile: bool = False,
     ) -> None:
         # exact: float32 and every cache shift keeps block_size - 1 tokens, so greedy output is the
         # original scripts' crop-to-block_size loop token for token (see --exact).
@@ -84,6 +86,12 @@ class Generator:
         # decode inputs as tensors, filled in place: no Python number reaches the step
         self._token = torch.zeros(1, dtype=torch.long, device=self.device)
         self._positions = torch.arange(cfg.block_size, device=self.device).view(-1, 1)
+        # --compile: the compiled step, or a one-line note of why it is not (compile.py)
+        self._step: Step = self.model.decode_step
+        self.compile_seconds: float | None = None
+        self.compile_note = ""
+        if compile:
+            self._compile()
         self.info = ModelInfo(
             name=name,
             path=path,
@@ -102,9 +110,16 @@ class Generator:
             layout_description=layout_description,
         )
 
+    def _compile(self) -> None:
+        try:
+            self._step, self.compile_seconds = compile_step(self.model, self.cache, self._token, self._positions[0])
+        except CompileUnavailable as e:
+            self.compile_note = f"{e}; decoding without it"
+        self.cache.reset()
+
     @classmethod
     def from_loaded(
-        cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto", exact: bool = False
+        cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto", exact: bool = False, compile: bool = False
     ) -> Generator:
         note = f" ({loaded.layout_note})" if loaded.layout_note else ""
         return cls(
@@ -121,6 +136,7 @@ class Generator:
             layout=loaded.layout.name,
             layout_description=loaded.layout.description + note,
             exact=exact,
+            compile=compile,
         )
 
     @classmethod
@@ -132,8 +148,9 @@ class Generator:
         dtype: str = "auto",
         layout: str = "auto",
         exact: bool = False,
+        compile: bool = False,
     ) -> Generator:
-        return cls.from_loaded(load_checkpoint(path, vocab_from, layout), device, dtype, exact)
+        return cls.from_loaded(load_checkpoint(path, vocab_from, layout), device, dtype, exact, compile)
 
     @property
     def block_size(self) -> int:
@@ -165,7 +182,7 @@ class Generator:
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
         self._token.fill_(token)
-        logits = self.model.decode_step(self._token, self.cache, self._positions[len(self.cache)])
+        logits = self._step(self._token, self.cache, self._positions[len(self.cache)])
         self.cache.append([token])
         return logits
 
