@@ -248,7 +248,7 @@ class GenerationRun:
                     shifted=shifted,
                     time=now,
                     params=params,
-                    top_raw=_top(logits.float(), n_top, tokenizer, chosen.lse) if n_top else (),
+                    top_raw=_top(logits.float(), n_top, tokenizer, chosen.lse) if chosen.lse is not None else (),
                     top_warped=_top(chosen.probs, n_top, tokenizer) if chosen.probs is not None else (),
                     warped_prob=chosen.warped_prob,
                 )
