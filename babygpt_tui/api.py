@@ -217,6 +217,7 @@ class Load:
     device: str = "auto"
     dtype: str = "auto"
     threads: int = 0  # 0 => the engine's choice
+    compile: bool = False  # torch.compile the decode step (engine/compile.py); a "status" Log says so
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,7 @@ class EngineFailed:
 
 @dataclass(frozen=True)
 class Log:
-    level: Literal["info", "warning"]
+    level: Literal["info", "warning", "status"]  # status: what the engine is busy with (the UI's subtitle)
     message: str
 
 

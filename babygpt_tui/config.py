@@ -33,6 +33,7 @@ DTYPES = {
     "float32": "float32",
     "bfloat16": "bfloat16",
     "float16": "float16",
+    "int8": "int8",
     "fp32": "float32",
     "bf16": "bfloat16",
     "fp16": "float16",
@@ -59,6 +60,7 @@ class Settings:
     device: str = "auto"
     dtype: str = "auto"
     threads: int = 0  # 0: torch's default (one per core)
+    compile: bool = False  # torch.compile the decode step (engine/compile.py)
     context_keep: int | None = None  # None: the engine's default (half the context window)
     sampling: SamplingParams = field(default_factory=SamplingParams)
     seed: int | None = None  # None: a fresh random seed for every reply
@@ -103,7 +105,7 @@ def _device(v: Any) -> str:
 
 def _dtype(v: Any) -> str:
     if not isinstance(v, str) or v.lower() not in DTYPES:
-        raise _Invalid('"auto", "float32", "bfloat16" or "float16"')
+        raise _Invalid('"auto", "float32", "bfloat16", "float16" or "int8"')
     return DTYPES[v.lower()]
 
 
@@ -242,6 +244,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "device": _device,
     "dtype": _dtype,
     "threads": _threads,
+    "compile": _bool,
     "context_keep": _context_keep,
     "theme": _theme,
     "autosave": _bool,

@@ -107,7 +107,7 @@ def test_convert_upstream_pth(capsys, tmp_path: Path, tiny_model, tiny_corpus: s
         (["generate", "--model", "{ckpt}", "--top-p", "0"], "top-p"),
         (["generate", "--model", "{ckpt}", "--context-keep", "99"], "context_keep"),
         (["generate", "--model", "{ckpt}", "--device", "cuda"], "not available"),
-        (["generate", "--model", "{ckpt}", "--dtype", "int8"], "dtype"),
+        (["generate", "--model", "{ckpt}", "--dtype", "int4"], "dtype"),
         (["info", "--model", "{pth}"], "--vocab-from"),
         (["score", "{missing}", "--model", "{ckpt}"], "not found"),
         (["train", "--data", "{missing}", "--out", "{out}", "--max-iters", "1"], "not found"),

@@ -142,6 +142,7 @@ def test_special_values_random_auto_and_empty_paths() -> None:
 def test_names_are_normalised() -> None:
     values = parse_config_text('device = "CUDA:1"\ndtype = "bf16"\n[sampling]\ntemperature = 1\n')
     assert values == {"device": "cuda:1", "dtype": "bfloat16", "sampling.temperature": 1.0}
+    assert parse_config_text('dtype = "INT8"\n') == {"dtype": "int8"}  # int8 weights, bf16 activations
     assert isinstance(values["sampling.temperature"], float)
 
 
@@ -157,7 +158,7 @@ def test_settings_are_frozen_and_sampling_is_the_engine_dataclass() -> None:
 BAD_VALUES = [
     ("model = 3", "model = 3"),
     ('device = "gpu"', 'device = "gpu"'),
-    ('dtype = "int8"', 'dtype = "int8"'),
+    ('dtype = "int4"', 'dtype = "int4"'),
     ("threads = -1", "threads = -1"),
     ("threads = true", "threads = true"),
     ("threads = 2.0", "threads = 2.0"),

@@ -5,6 +5,9 @@ is bounded below by how fast those matrices stream from memory. Per layer that i
 proj (C x C), fc1 (H x C) and fc2 (C x H) with H = 4C; plus lm_head (V x C). No biases, no
 attention over the cache, no LayerNorm, no embedding, no sampling: an engine's decode time as a
 percentage of this is how much of the step is the unavoidable part.
+
+The int8 floor is the same matrices as int8 rows with per-row scales, multiplied by a bf16 row
+through the kernel the engine's `--dtype int8` uses (`device.int8_matmul`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 import torch
 from torch.nn import functional as F
 
+from ..engine.device import int8_matmul
 from ..engine.model import ModelConfig
 from .timing import sync
 
@@ -24,15 +28,24 @@ class Floor:
     ) -> None:
         gen = torch.Generator().manual_seed(seed)
         C, H, V = cfg.n_embd, cfg.hidden, cfg.vocab_size
+        self.int8 = dtype == torch.int8
+        act = torch.bfloat16 if self.int8 else dtype  # int8 weights take a bf16 row
+        self.scales: dict[int, torch.Tensor] = {}  # id(weight) -> its per-row scales (int8)
 
         def weight(rows: int, cols: int) -> torch.Tensor:
             # Scaled like a trained layer so bf16 values stay ordinary numbers (no denormals).
-            return (torch.randn(rows, cols, generator=gen) * cols**-0.5).to(device=device, dtype=dtype)
+            w = torch.randn(rows, cols, generator=gen) * cols**-0.5
+            if not self.int8:
+                return w.to(device=device, dtype=dtype)
+            scale = w.abs().amax(1) / 127
+            q = torch.round(w / scale[:, None]).to(device=device, dtype=torch.int8)
+            self.scales[id(q)] = scale.to(device=device, dtype=act)
+            return q
 
         self.layers = [(weight(3 * C, C), weight(C, C), weight(H, C), weight(C, H)) for _ in range(cfg.n_layer)]
         self.lm_head = weight(V, C)
-        self.x = torch.randn(1, C, generator=gen).to(device=device, dtype=dtype)
-        self.h = torch.randn(1, H, generator=gen).to(device=device, dtype=dtype)
+        self.x = torch.randn(1, C, generator=gen).to(device=device, dtype=act)
+        self.h = torch.randn(1, H, generator=gen).to(device=device, dtype=act)
         self.device = torch.device(device)
 
     @property
@@ -40,14 +53,20 @@ class Floor:
         mats = [w for layer in self.layers for w in layer] + [self.lm_head]
         return sum(w.numel() * w.element_size() for w in mats)
 
+    def mm(self, x: torch.Tensor, w: torch.Tensor) -> None:
+        if self.int8:
+            int8_matmul(x, w, self.scales[id(w)])
+        else:
+            F.linear(x, w)
+
     def step(self) -> None:
-        x, h = self.x, self.h
+        x, h, mm = self.x, self.h, self.mm
         for qkv, proj, fc1, fc2 in self.layers:
-            F.linear(x, qkv)
-            F.linear(x, proj)
-            F.linear(x, fc1)
-            F.linear(h, fc2)
-        F.linear(x, self.lm_head)
+            mm(x, qkv)
+            mm(x, proj)
+            mm(x, fc1)
+            mm(h, fc2)
+        mm(x, self.lm_head)
 
     def steps_per_s(self, steps: int) -> float:
         """Run `steps` decode steps back to back; return steps (= tokens) per second."""

@@ -16,6 +16,11 @@ INFO_RATIOS = [  # (ratio key, label, format)
     ("fp32_vs_original", "fp32 / original loop", "x"),
     ("hf_vs_original", "HF / original loop", "x"),
     ("bf16_vs_floor_bf16", "bf16 / bf16 floor", "%"),
+    ("int8_vs_fp32", "int8 / fp32", "x"),
+    ("int8_vs_floor_int8", "int8 / int8 floor", "%"),
+    ("floor_int8_vs_floor_fp32", "int8 floor / fp32 floor", "x"),
+    ("fp32_compiled_vs_eager", "fp32 --compile / plain", "x"),
+    ("int8_compiled_vs_eager", "int8 --compile / plain", "x"),
     ("sampler_events_overhead", "sampler + events overhead", "+%"),
     ("tui_settings_overhead", "all warpers + alternatives overhead", "+%"),
     ("prefill_fp32_vs_original", "prefill fp32 / original", "x"),
@@ -36,14 +41,14 @@ def fmt(value: float | None, unit: str) -> str:
 
 def goal_text(t: dict[str, Any]) -> str:
     if t["kind"] == "auto":
-        return "the faster of fp32/bf16"
+        return "the fastest allowed (within 5 %)"
     sign = ">=" if t["kind"] == "min" else "<"
     return f"{sign} {fmt(t['goal'], t['unit'])}"
 
 
 def value_text(t: dict[str, Any]) -> str:
     if t["kind"] == "auto":
-        return f"bf16/fp32 {fmt(t['value'], 'x')}"
+        return f"{fmt(t['value'], '%')} of the fastest allowed"
     return fmt(t["value"], "+%" if t["kind"] == "max" else t["unit"])
 
 
@@ -120,6 +125,33 @@ def render(doc: dict[str, Any], console: Console) -> None:
         console.print(targets)
         info = [f"{label} {fmt(res['ratios'].get(key), unit)}" for key, label, unit in INFO_RATIOS]
         console.print("also: " + " · ".join(info), highlight=False)
+        for line in quality_lines(res):
+            console.print(line, highlight=False, markup=False)
+
+
+def quality_lines(res: dict[str, Any]) -> list[str]:
+    """What each faster dtype costs (bench/quality.py), and how `--dtype auto` chose."""
+    q = res.get("quality") or {}
+    lines = []
+    for name, e in (q.get("dtypes") or {}).items():
+        text = f"quality {name} vs float32: nll {e['nll_delta_own_sample']:+.4f} nats/char on the model's own "
+        text += f"{q.get('probe_tokens')}-token sample"
+        if "greedy_agreement" in e:
+            first = e.get("greedy_first_difference")
+            where = f"first differs at token {first}" if first is not None else "never differs"
+            text += (
+                f" · greedy agreement {e['greedy_agreement'] * 100:.1f} % (teacher-forced, "
+                f"{e['greedy_tokens']} tokens; its own greedy reply {where})"
+            )
+        lines.append(text)
+    for dtype, t in (res.get("compile_startup") or {}).items():
+        lines.append(
+            f"--compile start-up {dtype} (generate of 1 token, wall clock): plain {t['plain_s']:.1f} s, "
+            f"first launch {t['first_launch_s']:.1f} s, cached launch {t['cached_launch_s']:.1f} s"
+        )
+    if res.get("auto_note"):
+        lines.append(f"--dtype auto: {res['auto_dtype']} ({res['auto_note']})")
+    return lines
 
 
 def to_markdown(doc: dict[str, Any]) -> str:
@@ -139,6 +171,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in _row_cells(res, r)) + " |" for r in res["rows"]]
         out += ["", "| target | value | goal | result |", "| --- | --- | --- | --- |"]
         out += [f"| {t['name']} | {value_text(t)} | {goal_text(t)} | {t['status']} |" for t in res["targets"]]
+        out += [""] + [f"- {line}" for line in quality_lines(res)]
     return "\n".join(out) + "\n"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,10 @@ import torch
 
 from .. import __version__
 from ..api import TOP_ALTERNATIVES
-from ..engine.checkpoint import load_checkpoint
+from ..engine.autodtype import choose_cpu_dtype
+from ..engine.checkpoint import load_checkpoint, save_checkpoint
 from ..engine.device import dtype_name, resolve_dtype
+from ..engine.generate import Generator
 from ..engine.model import BabyGPT, ModelConfig
 from ..engine.reference import REFERENCE
 from ..engine.tokenizer import CharTokenizer
@@ -32,13 +35,16 @@ from .cases import (
     hf_case,
     original_case,
 )
+from .compiled import compiled_cases, startup
 from .hf_baseline import transformers_version
-from .targets import evaluate
+from .outside import outside_case
+from .quality import quality
+from .targets import ENGINE_DTYPES, evaluate
 from .timing import Case, measure, skipped_case
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: int8 rows, rows from outside, quality, issue 17's targets
 REPS, QUICK_REPS = 5, 3
-ENGINE_DTYPES = ("float32", "bfloat16")
+FLOOR_DTYPES = (torch.float32, torch.bfloat16, torch.int8)
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Options:
     model_optional: bool = True  # the bundled model may not exist yet; a --model must
     vocab_from: str | None = None
     extra_dtype: str | None = None  # --dtype other than float32/bfloat16 adds an engine row
+    compile: bool = False  # --compile: compiled-step rows and launch times (bench/compiled.py)
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Subject:
     source: str
     model: BabyGPT  # float32 on the CPU, not fused; every case makes what it needs from it
     tokenizer: CharTokenizer
+    path: Path | None = None  # its checkpoint, for the rows measured from outside (None: saved first)
 
 
 def random_subject(cfg: ModelConfig, seed: int = 0) -> Subject:
@@ -74,14 +82,18 @@ def random_subject(cfg: ModelConfig, seed: int = 0) -> Subject:
 
 def file_subject(path: Path, label: str, vocab_from: str | None) -> Subject:
     loaded = load_checkpoint(path, vocab_from)
-    return Subject(label, str(path), loaded.model.float().eval(), loaded.tokenizer)
+    # A model.pth needs its corpus to load: the rows from outside only take native files.
+    native = path.suffix == ".safetensors" and vocab_from is None
+    return Subject(label, str(path), loaded.model.float().eval(), loaded.tokenizer, path if native else None)
 
 
-def build_cases(subject: Subject, plan: Plan, device: torch.device, extra_dtype: str | None) -> list[Case]:
+def build_cases(
+    subject: Subject, plan: Plan, device: torch.device, extra_dtype: str | None, workdir: Path
+) -> tuple[list[Case], dict[str, Generator]]:
     model, tok = subject.model, subject.tokenizer
     cases: list[Case] = []
     dtypes = list(ENGINE_DTYPES) + ([extra_dtype] if extra_dtype and extra_dtype not in ENGINE_DTYPES else [])
-    gens = {}
+    gens: dict[str, Generator] = {}
     for dtype in dtypes:
         try:
             gens[dtype] = engine_generator(model, tok, device, dtype)
@@ -89,6 +101,11 @@ def build_cases(subject: Subject, plan: Plan, device: torch.device, extra_dtype:
             cases.append(skipped_case(f"engine_{dtype}", "engine", dtype, f"skipped: {e}"))
             continue
         cases.append(engine_stream_case(f"engine_{dtype}", "engine", gens[dtype], plan, with_prefill=True))
+    if device.type == "cpu":
+        path = subject.path
+        if path is None:
+            path = save_checkpoint(workdir / f"{subject.name}.safetensors", model, tok)
+        cases += [outside_case(f"outside_{dtype}", path, dtype, plan) for dtype in gens]
     if "float32" in gens:
         g = gens["float32"]
         cases += [
@@ -119,13 +136,13 @@ def build_cases(subject: Subject, plan: Plan, device: torch.device, extra_dtype:
         ]
     cases.append(original_case(model, plan, device))
     cases.append(hf_case(model, plan, device))
-    for floor_dtype in (torch.float32, torch.bfloat16):
+    for floor_dtype in FLOOR_DTYPES:
         try:
             cases.append(floor_case(model, plan, device, floor_dtype))
         except RuntimeError as e:
             name = dtype_name(floor_dtype)
             cases.append(skipped_case(f"floor_{name}", "floor: weight matmuls only", name, f"skipped: {e}"))
-    return cases
+    return cases, gens
 
 
 def row(case: Case) -> dict[str, Any]:
@@ -148,17 +165,38 @@ def bench_subject(subject: Subject, options: Options, progress: Callable[[str], 
     progress(
         f"{subject.name}: {cfg.n_layer} layers x {cfg.n_embd} wide, vocab {cfg.vocab_size}, block {cfg.block_size}"
     )
-    cases = build_cases(subject, plan, options.device, options.extra_dtype)
-    measure(cases, options.reps, lambda msg: progress(f"{subject.name}: {msg}"))
+    with tempfile.TemporaryDirectory(prefix="babygpt-bench-") as workdir:
+        cases, gens = build_cases(subject, plan, options.device, options.extra_dtype, Path(workdir))
+        if options.compile:
+            progress(f"{subject.name}: compiling the decode step (float32, int8)")
+            cases += compiled_cases(subject.model, subject.tokenizer, options.device, plan)
+        measure(cases, options.reps, lambda msg: progress(f"{subject.name}: {msg}"))
+        launches = None
+        if options.compile and options.device.type == "cpu":
+            progress(f"{subject.name}: launch times with and without --compile (first and cached)")
+            path = subject.path or save_checkpoint(
+                Path(workdir) / f"{subject.name}.safetensors", subject.model, subject.tokenizer
+            )
+            launches = startup(path)
     rows = [row(c) for c in cases]
-    auto = dtype_name(resolve_dtype("auto", options.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size)))
-    ratios, targets = evaluate({r["key"]: r for r in rows}, auto)
+    progress(f"{subject.name}: quality of bfloat16 and int8 against float32")
+    checked = quality(subject.model, gens, plan)
+    shape = (cfg.n_embd, cfg.n_layer, cfg.vocab_size)
+    if options.device.type == "cpu":
+        choice = choose_cpu_dtype(subject.model, shape)
+        auto, auto_note = dtype_name(choice.dtype), choice.describe()
+    else:
+        auto, auto_note = dtype_name(resolve_dtype("auto", options.device, shape)), ""
+    ratios, targets = evaluate({r["key"]: r for r in rows}, auto, checked)
     return {
         "name": subject.name,
         "source": subject.source,
         "config": {k: v for k, v in cfg.to_dict().items() if k != "dropout"},
         "n_params": subject.model.num_params(),
         "auto_dtype": auto,
+        "auto_note": auto_note,
+        "quality": checked,
+        "compile_startup": launches,
         "tokens": plan.to_dict(),
         "rows": rows,
         "ratios": ratios,
@@ -198,6 +236,7 @@ def run_bench(options: Options, progress: Callable[[str], None] = lambda _: None
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "settings": {"device": str(options.device), "reps": options.reps, "quick": options.quick, "warmup_runs": 1},
+        # by matmul speed alone, for the reference size; per model (with quality) in each result
         "auto_dtype": dtype_name(resolve_dtype("auto", torch.device("cpu"))),
         "models": [],
     }

@@ -68,7 +68,8 @@ def _reps(args: argparse.Namespace, default: int, quick: int) -> int:
 
 
 def options_from_args(args: argparse.Namespace) -> Options:
-    from ..bench.suite import ENGINE_DTYPES, QUICK_REPS, REPS, Options
+    from ..bench.suite import QUICK_REPS, REPS, Options
+    from ..bench.targets import ENGINE_DTYPES
     from ..engine.device import dtype_name, resolve_device, resolve_dtype
 
     _set_threads(args)
@@ -90,6 +91,7 @@ def options_from_args(args: argparse.Namespace) -> Options:
         model_optional=not model,
         vocab_from=getattr(args, "vocab_from", None),
         extra_dtype=extra,
+        compile=bool(getattr(args, "compile", False)),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,18 +51,24 @@ def load_generator(
         raise UserError("--exact sets the context keep to block_size-1; drop --context-keep or --exact")
     if exact and getattr(args, "dtype", None) not in (None, "float32", "fp32"):
         raise UserError(f"--exact runs in float32; drop --dtype {args.dtype} or --exact")
+    if exact and settings.compile:
+        raise UserError("--exact runs the plain decode step; drop --compile (or compile = true in config) or --exact")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     elif leave_a_core:
         torch.set_num_threads(max(1, torch.get_num_threads() - 1))  # call on the thread that decodes
-    return Generator.load(
+    gen = Generator.load(
         Path(settings.model) if settings.model else bundled_model_path(),
         settings.vocab_from,
         device=settings.device,
         dtype=dtype or settings.dtype,
         layout=layout,
         exact=exact,
+        compile=settings.compile,
     )
+    if gen.compile_note:  # no C++ compiler: one line, and it decodes without compiling
+        print(f"babygpt-tui: note: {gen.compile_note}", file=sys.stderr)
+    return gen
 
 
 def seed_of(settings: Settings) -> int:

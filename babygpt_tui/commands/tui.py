@@ -45,7 +45,7 @@ def load_request(settings: Settings) -> Load:
     if not settings.model and not bundled_model_path().exists():
         raise missing_bundled_model()
     model = settings.model or str(bundled_model_path())
-    return Load(model, settings.vocab_from, settings.device, settings.dtype, settings.threads)
+    return Load(model, settings.vocab_from, settings.device, settings.dtype, settings.threads, settings.compile)
 
 
 def engine_spawner(settings: Settings, extra: tuple[str, ...] = ()) -> Callable[[], Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,9 @@ from .reference import REFERENCE
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half": "float16"}
+# What a model can run in: the float dtypes (DTYPES, also what a file can store) and int8
+# weight-only (quant.py), which is not a storage dtype (`convert --dtype` takes DTYPES only).
+COMPUTE_DTYPES = {**DTYPES, "int8": torch.int8}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -43,39 +47,72 @@ def decode_weight_shapes(n_embd: int, n_layer: int, vocab_size: int) -> tuple[tu
     return ((3 * c, c), (c, c), (4 * c, c), (c, 4 * c)) * n_layer + ((vocab_size, c),)
 
 
+def int8_matmul(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """One int8 weight-only matmul as the engine does it (quant.py): bf16 input, per-row scales."""
+    return torch._weight_int8pack_mm(x, q, scale)
+
+
 @functools.cache
-def bf16_faster_on_cpu(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> bool:
-    """Time one decode step's weight matmuls (one row against every weight matrix of a model of
-    this shape) in float32 and bfloat16.
+def cpu_step_times(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> dict[str, float]:
+    """Seconds for one decode step's weight matmuls (one row against every weight matrix of a
+    model of this shape) in float32, bfloat16 and int8 weight-only, best of 5.
 
-    Decode is bound by reading weights, so bfloat16 wins once the weights outgrow the caches,
-    even without native bf16 math; for small models (weights in cache) the conversion costs
-    more than the bandwidth saves. A single small matrix always measured float32 faster here —
-    hence the whole model's shapes. ~50 ms for the upstream size, once per process and shape.
+    Decode is bound by reading weights, so fewer bytes win once the weights outgrow the caches
+    — if the CPU's kernel for that dtype is good at one row: on this repository's Xeon (AMX)
+    bf16 `F.linear` of one row was slower than fp32 for every matrix but the head, while the
+    int8 kernel with a bf16 row was the fastest for all. A single small matrix says little —
+    hence the whole model's shapes. ~0.1 s for the upstream size, once per process and shape.
     """
-    timings = {}
     shapes = decode_weight_shapes(*shape)
-    for dtype in (torch.float32, torch.bfloat16):
+    steps: dict[str, Callable[[], None]] = {}
+    for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
         weights = [torch.full(s, 0.01, dtype=dtype) for s in shapes]
-        inputs = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in shapes]
+        rows = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in shapes]
+        steps[name] = functools.partial(_float_step, rows, weights)
+    q = [torch.ones(s, dtype=torch.int8) for s in shapes]
+    scales = [torch.full((s[0],), 0.01, dtype=torch.bfloat16) for s in shapes]
+    rows = [torch.full((1, s[1]), 0.5, dtype=torch.bfloat16) for s in shapes]
+    steps["int8"] = functools.partial(_int8_step, rows, q, scales)
+    timings = {}
+    with torch.inference_mode():
+        for name, step in steps.items():
+            try:
+                for _ in range(2):
+                    step()
+            except RuntimeError:  # no kernel for this dtype here
+                continue
+            best = float("inf")
+            for _ in range(5):
+                t = time.perf_counter()
+                step()
+                best = min(best, time.perf_counter() - t)
+            timings[name] = best
+    return timings
 
-        def step(inputs: list[torch.Tensor] = inputs, weights: list[torch.Tensor] = weights) -> None:
-            for x, w in zip(inputs, weights, strict=True):
-                F.linear(x, w)
 
-        for _ in range(2):
-            step()
-        best = float("inf")
-        for _ in range(5):
-            t = time.perf_counter()
-            step()
-            best = min(best, time.perf_counter() - t)
-        timings[dtype] = best
-    return timings[torch.bfloat16] < timings[torch.float32] * 0.9
+def _float_step(rows: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
+    for x, w in zip(rows, weights, strict=True):
+        F.linear(x, w)
+
+
+def _int8_step(rows: list[torch.Tensor], q: list[torch.Tensor], scales: list[torch.Tensor]) -> None:
+    for x, w, s in zip(rows, q, scales, strict=True):
+        int8_matmul(x, w, s)
+
+
+def cpu_dtypes_fastest_first(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> list[str]:
+    """float32, bfloat16 and int8 by their matmul time on this CPU, fastest first; another dtype
+    goes before float32 only if clearly (10 %) faster, since it costs some quality."""
+    times = cpu_step_times(shape)
+    fp32 = times.get("float32", float("inf"))
+    return sorted(times, key=lambda name: times[name] if name == "float32" or times[name] < fp32 * 0.9 else fp32 * 1.01)
 
 
 def resolve_dtype(name: str, device: torch.device, shape: tuple[int, int, int] = REFERENCE_SHAPE) -> torch.dtype:
-    """`shape`: (n_embd, n_layer, vocab_size) of the model, for `auto` on the CPU."""
+    """`shape`: (n_embd, n_layer, vocab_size) of the model, for `auto` on the CPU. `int8` is
+    torch.int8: int8 weights with bfloat16 activations (quant.py). On the CPU `auto` here is the
+    fastest by speed alone; the Generator also checks its quality on the model itself
+    (autodtype.py) and falls back to the next."""
     name = (name or "auto").lower()
     name = DTYPE_ALIASES.get(name, name)
     if name == "auto":
@@ -83,10 +120,10 @@ def resolve_dtype(name: str, device: torch.device, shape: tuple[int, int, int] =
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if device.type == "mps":
             return torch.float16
-        return torch.bfloat16 if bf16_faster_on_cpu(shape) else torch.float32
-    if name not in DTYPES:
-        raise DeviceError(f"unknown dtype {name!r}; use auto, float32, bfloat16 or float16")
-    return DTYPES[name]
+        return COMPUTE_DTYPES[cpu_dtypes_fastest_first(shape)[0]]
+    if name not in COMPUTE_DTYPES:
+        raise DeviceError(f"unknown dtype {name!r}; use auto, float32, bfloat16, float16 or int8")
+    return COMPUTE_DTYPES[name]
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -17,12 +17,15 @@ import torch
 
 from ..api import Alternative, GenerationRequest, GenStats, ModelInfo, SamplingParams, TokenEvent
 from ..explanation import Explanation
+from .autodtype import AutoChoice, choose_cpu_dtype
 from .checkpoint import LoadedModel, load_checkpoint
+from .compile import CompileUnavailable, Step, compile_step
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import EngineError
 from .explain import explain_context
 from .kvcache import KVCache
 from .model import BabyGPT
+from .quant import quantize_int8
 from .sampling import pick
 from .stops import StopMatcher
 from .tokenizer import CharTokenizer
@@ -50,6 +53,7 @@ class Generator:
         layout: str = "",
         layout_description: str = "",
         exact: bool = False,
+        compile: bool = False,
     ) -> None:
         # exact: float32 and every cache shift keeps block_size - 1 tokens, so greedy output is the
         # original scripts' crop-to-block_size loop token for token (see --exact).
@@ -60,21 +64,36 @@ class Generator:
         self.metadata = metadata or {}
         self.device = resolve_device(device) if isinstance(device, str) else device
         cfg = model.config
-        self.dtype = (
-            resolve_dtype(dtype, self.device, (cfg.n_embd, cfg.n_layer, cfg.vocab_size))
-            if isinstance(dtype, str)
-            else dtype
-        )
+        shape = (cfg.n_embd, cfg.n_layer, cfg.vocab_size)
+        self.auto: AutoChoice | None = None  # how `auto` chose, on a CPU
+        if isinstance(dtype, str) and (dtype or "auto").lower() == "auto" and self.device.type == "cpu":
+            self.auto = choose_cpu_dtype(model, shape)
+            self.dtype = self.auto.dtype
+        else:
+            self.dtype = resolve_dtype(dtype, self.device, shape) if isinstance(dtype, str) else dtype
         # Without native bf16/fp16 matmuls (CPUs), half precision wins for decode (one row per
         # weight matrix: bandwidth-bound) but loses badly for a prefill (measured 6x slower), so a
         # float32 twin prefills — prompts and cache shifts — into the half-precision cache.
+        # int8 prefills with its own weights (quant.py): a twin would cost it its memory saving.
         self._prefill_model: BabyGPT | None = None
-        if self.device.type == "cpu" and self.dtype != torch.float32:
+        if self.device.type == "cpu" and self.dtype not in (torch.float32, torch.int8):
             self._prefill_model = copy.deepcopy(model).to(device=self.device, dtype=torch.float32).fuse()
-        self.model = model.to(device=self.device, dtype=self.dtype).fuse()
+        if self.dtype == torch.int8:
+            self.model = quantize_int8(model).to(device=self.device).fuse()
+        else:
+            self.model = model.to(device=self.device, dtype=self.dtype).fuse()
         self.tokenizer = tokenizer
         self.cache = KVCache.for_model(self.model)
         self._lock = threading.Lock()
+        # decode inputs as tensors, filled in place: no Python number reaches the step
+        self._token = torch.zeros(1, dtype=torch.long, device=self.device)
+        self._positions = torch.arange(cfg.block_size, device=self.device).view(-1, 1)
+        # --compile: the compiled step, or a one-line note of why it is not (compile.py)
+        self._step: Step = self.model.decode_step
+        self.compile_seconds: float | None = None
+        self.compile_note = ""
+        if compile:
+            self._compile()
         self.info = ModelInfo(
             name=name,
             path=path,
@@ -93,9 +112,16 @@ class Generator:
             layout_description=layout_description,
         )
 
+    def _compile(self) -> None:
+        try:
+            self._step, self.compile_seconds = compile_step(self.model, self.cache, self._token, self._positions[0])
+        except CompileUnavailable as e:
+            self.compile_note = f"{e}; decoding without it"
+        self.cache.reset()
+
     @classmethod
     def from_loaded(
-        cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto", exact: bool = False
+        cls, loaded: LoadedModel, device: str = "auto", dtype: str = "auto", exact: bool = False, compile: bool = False
     ) -> Generator:
         note = f" ({loaded.layout_note})" if loaded.layout_note else ""
         return cls(
@@ -112,6 +138,7 @@ class Generator:
             layout=loaded.layout.name,
             layout_description=loaded.layout.description + note,
             exact=exact,
+            compile=compile,
         )
 
     @classmethod
@@ -123,8 +150,9 @@ class Generator:
         dtype: str = "auto",
         layout: str = "auto",
         exact: bool = False,
+        compile: bool = False,
     ) -> Generator:
-        return cls.from_loaded(load_checkpoint(path, vocab_from, layout), device, dtype, exact)
+        return cls.from_loaded(load_checkpoint(path, vocab_from, layout), device, dtype, exact, compile)
 
     @property
     def block_size(self) -> int:
@@ -163,7 +191,8 @@ class Generator:
 
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
-        logits = self.model.decode_step(token, self.cache, len(self.cache))
+        self._token.fill_(token)
+        logits = self._step(self._token, self.cache, self._positions[len(self.cache)])
         self.cache.append([token])
         return logits
 
@@ -234,7 +263,7 @@ class GenerationRun:
                     shifted=shifted,
                     time=now,
                     params=params,
-                    top_raw=_top(logits.float(), n_top, tokenizer, chosen.lse) if n_top else (),
+                    top_raw=_top(logits.float(), n_top, tokenizer, chosen.lse) if chosen.lse is not None else (),
                     top_warped=_top(chosen.probs, n_top, tokenizer) if chosen.probs is not None else (),
                     warped_prob=chosen.warped_prob,
                 )

@@ -43,7 +43,7 @@ class KVCache:
     @classmethod
     def for_model(cls, model: BabyGPT, batch: int = 1) -> KVCache:
         cfg = model.config
-        w = model.lm_head.weight
+        w = model.tok_emb.weight  # the activations' dtype (an int8 model's head is int8)
         return cls(cfg.n_layer, cfg.n_head, cfg.head_size, cfg.block_size, w.device, w.dtype, batch)
 
     def __len__(self) -> int:
@@ -70,14 +70,15 @@ class KVCache:
         values.narrow(-2, pos, t).copy_(v)
         return keys.narrow(-2, 0, pos + t), values.narrow(-2, 0, pos + t)
 
-    def write_step(self, layer: int, pos: int, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def write_step(self, layer: int, pos: torch.Tensor, kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One decode step of a batch-1 cache: write `kv` (2, H, 1, D: its key and value) at `pos`
-        of `layer` in one copy; return that layer's whole key and value buffers (H, block_size, D).
+        (a one-element long tensor) of `layer` in one copy; return that layer's whole key and
+        value buffers (H, block_size, D).
 
         The whole buffers, not views up to `pos`: the caller masks the positions after `pos`, so
         every step has the same shapes (oneDNN makes its bf16 kernels once per shape, and a
         compiled step needs no recompiles); positions past `pos` hold zeros or old keys, finite."""
-        self._kv3[layer].narrow(-2, pos, 1).copy_(kv)
+        self._kv3[layer].index_copy_(2, pos, kv)
         return self._k3[layer], self._v3[layer]
 
     def append(self, ids: list[int]) -> None:

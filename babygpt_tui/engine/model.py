@@ -182,6 +182,34 @@ class LayerWeights(NamedTuple):
     fc1_b: torch.Tensor | None
     fc2_w: torch.Tensor | None
     fc2_b: torch.Tensor | None
+    # per-row scales of int8 weights (quant.py); None for float weights
+    qkv_s: torch.Tensor | None = None
+    proj_s: torch.Tensor | None = None
+    fc1_s: torch.Tensor | None = None
+    fc2_s: torch.Tensor | None = None
+
+
+def _scale(linear: nn.Module | None) -> torch.Tensor | None:
+    scale = getattr(linear, "scale", None)  # quant.Int8Linear's (quant.py imports this module)
+    return scale if isinstance(scale, torch.Tensor) else None
+
+
+def _linear(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor:
+    """x·wᵀ + b, for a float weight (s None) or int8 rows with per-row scales s."""
+    if s is None:
+        return F.linear(x, w, b)
+    y = torch._weight_int8pack_mm(x, w, s)
+    return y if b is None else y.add_(b)
+
+
+def _add_linear(
+    x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, s: torch.Tensor | None, b: torch.Tensor | None
+) -> torch.Tensor:
+    """x + y·wᵀ + b (a residual branch); in float the add is addmm's, one op fewer."""
+    if s is None:
+        out = torch.addmm(x, y, w.t())
+        return out if b is None else out.add_(b)
+    return _linear(y, w, s, b).add_(x)
 
 
 def _weights(block: Block) -> LayerWeights:
@@ -201,6 +229,10 @@ def _weights(block: Block) -> LayerWeights:
         fc1.bias if fc1 is not None else None,
         fc2.weight if fc2 is not None else None,
         fc2.bias if fc2 is not None else None,
+        _scale(attn.qkv),
+        _scale(attn.proj),
+        _scale(fc1),
+        _scale(fc2),
     )
 
 
@@ -216,6 +248,7 @@ class BabyGPT(nn.Module):
         self.tie()
         self._plan: list[LayerWeights] = []  # set by fuse()
         self._mask = torch.empty(0)  # set by fuse(): row p is 0 up to position p, -inf after it
+        self._head: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] = (torch.empty(0), None, None)
 
     def tie(self) -> None:
         """Share the token embedding with the head, if the config says so (again after assign-loads)."""
@@ -267,14 +300,18 @@ class BabyGPT(nn.Module):
         """Prepare for inference: eval mode and the decode plan. Call after moving device/dtype."""
         self.eval()
         self._plan = [_weights(block) for block in self.layers()]
-        w = self.lm_head.weight
+        head = self.lm_head
+        self._head = (head.weight, _scale(head), head.bias)
+        w = self.tok_emb.weight  # the activations' dtype (an int8 model's weights are int8)
         block = self.config.block_size
-        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=w.dtype).triu(1)[:, None]
+        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=w.dtype).triu(1)
         return self
 
-    def decode_step(self, token: int | torch.Tensor, cache: KVCache, pos: int) -> torch.Tensor:
-        """One token (an id, or a one-element id tensor) at position `pos` of a batch-1 cache;
-        its logits (V,).
+    def decode_step(self, token: int | torch.Tensor, cache: KVCache, pos: int | torch.Tensor) -> torch.Tensor:
+        """One token at position `pos` of a batch-1 cache; its logits (V,). `token` and `pos`:
+        ints, or one-element long tensors on the model's device (what the Generator passes:
+        then the step has no Python numbers in it, and `torch.compile` of it (compile.py) is
+        one graph for every position).
 
         The same math as `forward`, written flat with functional calls: a decode step is ~15
         small ops per layer around the weight matmuls, and module calls, shape checks and views
@@ -287,17 +324,22 @@ class BabyGPT(nn.Module):
         cfg = self.config
         C, H, D = cfg.n_embd, cfg.n_head, cfg.head_size
         residual, gelu, scale = cfg.residual, cfg.activation == "gelu", cfg.head_size**-0.5
-        t = int(token)
-        x = self.tok_emb.weight[t : t + 1]  # (1, C): a view, but nothing below writes into x in place
+        device = self.tok_emb.weight.device
+        if not isinstance(token, torch.Tensor):
+            token = torch.tensor([token], device=device)
+        if not isinstance(pos, torch.Tensor):
+            pos = torch.tensor([pos], device=device)
+        token, pos = token.view(1), pos.view(1)
+        x = F.embedding(token, self.tok_emb.weight)  # (1, C)
         if self.pos_emb is not None:
-            x = x + self.pos_emb.weight[pos]
+            x = x + F.embedding(pos, self.pos_emb.weight)
         low = x.dtype != torch.float32
-        mask = self._mask[pos]  # (1, block): the positions this query may not see are -inf
-        for i, (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) in enumerate(
-            self._plan
-        ):
+        mask = F.embedding(pos, self._mask)  # (1, block): the positions this query may not see are -inf
+        for i, layer in enumerate(self._plan):
+            (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) = layer[:12]
+            qkv_s, proj_s, fc1_s, fc2_s = layer[12:]
             h = F.layer_norm(x, (C,), ln1_w, ln1_b) if ln1_w is not None else x
-            qkv = F.linear(h, qkv_w, qkv_b).view(3, H, 1, D)
+            qkv = _linear(h, qkv_w, qkv_s, qkv_b).view(3, H, 1, D)
             q = qkv[0]
             # The whole cache, masked: every step has the same shapes (see KVCache.write_step)
             keys, values = cache.write_step(i, pos, qkv[1:])  # (H, block, D)
@@ -307,28 +349,20 @@ class BabyGPT(nn.Module):
             y = torch.bmm(att, values).view(1, C)
             if proj_w is None:
                 x = x + y if residual else y
-            elif residual:
-                x = torch.addmm(x, y, proj_w.t())
-                if proj_b is not None:
-                    x.add_(proj_b)
             else:
-                x = F.linear(y, proj_w, proj_b)
+                x = _add_linear(x, y, proj_w, proj_s, proj_b) if residual else _linear(y, proj_w, proj_s, proj_b)
             if fc1_w is None:
                 continue
             h = F.layer_norm(x, (C,), ln2_w, ln2_b) if ln2_w is not None else x
-            h = F.linear(h, fc1_w, fc1_b)
+            h = _linear(h, fc1_w, fc1_s, fc1_b)
             h = F.gelu(h) if gelu else h.relu_()
             if fc2_w is None:
                 x = x + h if residual else h
-            elif residual:
-                x = torch.addmm(x, h, fc2_w.t())
-                if fc2_b is not None:
-                    x.add_(fc2_b)
             else:
-                x = F.linear(h, fc2_w, fc2_b)
+                x = _add_linear(x, h, fc2_w, fc2_s, fc2_b) if residual else _linear(h, fc2_w, fc2_s, fc2_b)
         if self.ln_f is not None:
             x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias)
-        logits: torch.Tensor = F.linear(x, self.lm_head.weight, self.lm_head.bias)[0]
+        logits: torch.Tensor = _linear(x, *self._head)[0]
         return logits
 
     def forward(

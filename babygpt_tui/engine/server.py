@@ -178,6 +178,8 @@ class EngineServer:
 
     def _load(self, request: Load) -> None:
         start = time.perf_counter()
+        if request.compile:  # compiling takes seconds to minutes: say so while it runs
+            self.send(Log("status", "compiling the decode step…"))
         try:
             backend = self.loader(request)
         except UserError as e:
@@ -187,6 +189,8 @@ class EngineServer:
             self.send(EngineFailed("load", f"{type(e).__name__}: {e}", user_error=False))
         else:
             self.backend = backend
+            if note := getattr(backend, "compile_note", ""):  # no compiler here: one line, then eager
+                self.send(Log("warning", note))
             self.send(Loaded(backend.info, time.perf_counter() - start))
 
     def _generate(self, work: Generate) -> None:
@@ -327,4 +331,6 @@ def load_model(request: Load) -> Backend:
 
     if request.threads:
         torch.set_num_threads(request.threads)
-    return Generator.load(request.model, request.vocab_from, device=request.device, dtype=request.dtype)
+    return Generator.load(
+        request.model, request.vocab_from, device=request.device, dtype=request.dtype, compile=request.compile
+    )

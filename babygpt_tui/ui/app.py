@@ -163,7 +163,9 @@ class BabyGPTApp(App[None]):
 
     def on_engine_log(self, message: EngineLog) -> None:
         self.log(message.log.message)
-        if message.log.level == "warning":
+        if message.log.level == "status":  # e.g. "compiling the decode step…" until `loaded`
+            self.sub_title = message.log.message
+        elif message.log.level == "warning":
             self.notify(message.log.message, title="Engine", severity="warning", markup=False)
 
     def on_server_notice(self, message: ServerNotice) -> None:

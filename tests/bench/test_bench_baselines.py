@@ -42,7 +42,7 @@ def test_hf_missing_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> N
     assert hf_baseline.transformers_version() is None
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.int8])
 def test_floor_runs_and_reads_every_decode_weight_once(dtype: torch.dtype) -> None:
     floor = Floor(TINY, dtype)
     C, H, V = 32, 128, 50

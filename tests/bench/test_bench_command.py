@@ -19,6 +19,11 @@ ROW_KEYS = {
     "hf",
     "floor_float32",
     "floor_bfloat16",
+    "floor_int8",
+    "engine_int8",
+    "outside_float32",
+    "outside_bfloat16",
+    "outside_int8",
 }
 
 
@@ -31,7 +36,7 @@ def test_bench_quick_json_to_stdout_runs_end_to_end(
     assert code == 0
     doc = json.loads(out)  # stdout holds only the JSON; the table went to stderr
     assert "targets" in err and doc["machine"]["threads"] == 1
-    assert doc["auto_dtype"] in ("float32", "bfloat16") and doc["settings"]["reps"] == 3
+    assert doc["auto_dtype"] in ("float32", "bfloat16", "int8") and doc["settings"]["reps"] == 3
     reference, trained = doc["models"]
     assert reference["config"]["vocab_size"] == 40 and trained["config"]["block_size"] == 16
     for res in (reference, trained):
@@ -45,7 +50,13 @@ def test_bench_quick_json_to_stdout_runs_end_to_end(
         assert rows["engine_float32"]["prefill_tok_s"] > 0 and rows["original"]["prefill_tok_s"] > 0
         assert "cache shifts" in rows["engine_long"]["note"]
         assert {t["status"] for t in res["targets"]} <= {"PASS", "MISS", "n/a"}
-        assert len(res["targets"]) == 6 and "fp32_vs_hf" in res["ratios"]
+        assert len(res["targets"]) == 12 and "fp32_vs_hf" in res["ratios"]
+        # the rows from outside are real generate processes: as many tokens, a rate of their own
+        assert rows["outside_int8"]["decode_tok_s"] > 0 and "generate --json" in rows["outside_int8"]["note"]
+        q = res["quality"]["dtypes"]
+        assert set(q) == {"bfloat16", "int8"} and 0 <= q["int8"]["greedy_agreement"] <= 1
+        assert res["auto_dtype"] in ("float32", "bfloat16", "int8") and "fastest first" in res["auto_note"]
+    assert "quality int8 vs float32" in err and "int8 decode vs HF generate fp32" in err
 
 
 def test_bench_skips_a_missing_bundled_model_with_a_note(

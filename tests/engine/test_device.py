@@ -21,9 +21,10 @@ def test_explicit_dtypes_and_aliases() -> None:
     cpu = torch.device("cpu")
     assert resolve_dtype("float32", cpu) is torch.float32
     assert resolve_dtype("bf16", cpu) is torch.bfloat16
-    assert resolve_dtype("auto", cpu, (16, 1, 10)) in (torch.float32, torch.bfloat16)
-    with pytest.raises(DeviceError, match="unknown dtype 'int8'"):
-        resolve_dtype("int8", cpu)
+    assert resolve_dtype("int8", cpu) is torch.int8
+    assert resolve_dtype("auto", cpu, (16, 1, 10)) in (torch.float32, torch.bfloat16, torch.int8)
+    with pytest.raises(DeviceError, match="unknown dtype 'int4'"):
+        resolve_dtype("int4", cpu)
 
 
 def test_unavailable_devices_are_user_errors() -> None:

@@ -152,6 +152,23 @@ async def test_a_prompt_sent_while_loading_runs_when_the_model_is_ready(backend)
         assert app.chat.turns[0].prompt == "明" and len(app.chat.turns[0].reply) == 8
 
 
+async def test_the_header_says_compiling_while_the_engine_compiles_the_step(backend) -> None:
+    """--compile (or compile = true): the engine's "status" log is the subtitle until it is loaded."""
+    gate = threading.Event()
+
+    def compiling_load(_load: Load) -> WrappedBackend:
+        gate.wait(30)  # torch.compile of the decode step takes a while
+        return backend
+
+    load = Load("tiny.safetensors", compile=True)
+    app = BabyGPTApp(load, lambda: InProcessEngine(compiling_load), SamplingParams(max_new_tokens=8))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sub_title == "compiling the decode step…")
+        gate.set()
+        await ready(pilot)
+        assert "params · cpu · float32" in app.sub_title
+
+
 async def test_enter_while_generating_does_not_lose_the_prompt(make_app) -> None:
     app = make_app(SamplingParams(max_new_tokens=2048), delay=0.003)
     async with app.run_test(size=SIZE) as pilot:
