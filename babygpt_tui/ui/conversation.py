@@ -22,8 +22,10 @@ from ..api import (
 from ..session import BranchRef, ModelRef, Turn, utc_now
 from .token_info import forced_prefix
 
-# At most this many block_sizes of text are sent (and kept as a prompt): the model reads one
-# block, and storing or drawing megabytes of unread text would only slow the UI and the file.
+# A model on a server counts its block in tokens of its own (often several characters each), so at
+# most this many block_sizes of characters are sent to it; a character model here reads exactly
+# block_size characters, and that is the one crop (storing or drawing megabytes of unread text
+# would only slow the UI and the file).
 CONTEXT_CHARS_PER_BLOCK = 2
 
 
@@ -66,16 +68,22 @@ class Conversation:
 
     @property
     def limit(self) -> int:
-        """Characters of text sent to the engine at most (0: no model yet, no limit)."""
-        return self.block_size * CONTEXT_CHARS_PER_BLOCK
+        """Characters of text sent to the engine at most (0: no model yet, no limit): what the
+        model reads, so nothing further is cropped where the user cannot see it."""
+        return self.block_size * (CONTEXT_CHARS_PER_BLOCK if self.model.server else 1)
 
     def cropped_note(self, prompt: str) -> str:
         """What the user is told when `prompt` is longer than the model can read, else ''."""
         if not self.limit or len(prompt) <= self.limit:
             return ""
+        left_out = len(prompt) - self.limit
+        if self.model.server:
+            reads = f"the server's model reads at most {self.block_size:,} tokens"
+        else:
+            reads = f"the model reads at most {self.block_size:,} characters"
         return (
-            f"The prompt has {len(prompt):,} characters; the model reads at most {self.block_size} characters "
-            f"at a time, so the last {self.limit:,} were kept."
+            f"The prompt has {len(prompt):,} characters; {reads}, so the last {self.limit:,} were sent "
+            f"and the first {left_out:,} left out."
         )
 
     def context_before(self, index: int) -> str:
