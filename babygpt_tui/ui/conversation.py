@@ -171,6 +171,23 @@ class Conversation:
         turn.branch = BranchRef(number + 1, index + 1, source.reply[index])
         return turn, replace(request, forced_prefix=(choice,))
 
+    def keep_alternatives(self, old: Turn, new: Turn) -> None:
+        """`new` replaces `old` (Ctrl+R): `old`'s replies stay, as `new`'s alternatives, before it."""
+        new.alternatives = old.versions
+        new.alternative = len(new.alternatives)
+        old.alternatives, old.alternative = [], 0
+
+    def browse(self, index: int, step: int) -> tuple[Turn, Turn] | None:
+        """Show the previous (-1) or next (+1) reply of turn `index`: (the turn shown until now,
+        the one shown from now on), or None at either end or while that turn is being written."""
+        turn = self.turns[index]
+        target = turn.alternative + step
+        if turn is self.active or not 0 <= target < len(turn.versions):
+            return None
+        shown = turn.shown_as(target)
+        self.turns[index] = shown
+        return turn, shown
+
     def append(self, batch: TokenBatch) -> Turn | None:
         """Add a streamed batch (text, per-token records, knob changes) to the active turn; None
         if the batch is stale (an older reply's)."""

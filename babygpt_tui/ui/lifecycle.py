@@ -60,6 +60,7 @@ class Outcome:
     notes: tuple[Note, ...] = ()
     accepted: bool = False  # submit: the prompt leaves the box
     redrawn: Turn | None = None  # a turn whose prompt is drawn anew (its skipped characters are known)
+    replaced: tuple[Turn, Turn] | None = None  # (old, new): another reply of the same turn is shown
 
     def plus(self, other: Outcome) -> Outcome:
         return Outcome(
@@ -69,6 +70,7 @@ class Outcome:
             self.notes + other.notes,
             self.accepted or other.accepted,
             other.redrawn or self.redrawn,
+            other.replaced or self.replaced,
         )
 
 
@@ -181,15 +183,41 @@ class ReplyLifecycle:
         return self.chat.finish(self.chat.turn_id, None)
 
     def regenerate(self, knobs: Knobs) -> Outcome:
-        """The last reply again with a new seed (stopping the running one first)."""
+        """The last reply again with a new seed (stopping the running one first). The reply it
+        replaces is kept, as an alternative of the same turn (`[` / `]` browse them)."""
         if not self.chat.turns:
-            return Outcome()
+            return Outcome(notes=(Note("Nothing regenerated: no turn yet — send a prompt first.", severity="warning"),))
         if self.chat.generating:
             self.regenerate_after = knobs
             self.stop()
             return Outcome()
+        if (refused := self._refusal("regenerated")) is not None:
+            return Outcome(notes=(refused,))
         last = self.chat.turns.pop()
-        return Outcome(removed=last).plus(self._start(last.prompt, knobs, seed=random_seed()))
+        outcome = self._start(last.prompt, knobs, seed=random_seed())
+        if outcome.started is None:  # cannot happen once the model is ready; never lose the reply
+            self.chat.turns.append(last)
+            return outcome
+        self.chat.keep_alternatives(last, outcome.started)
+        return Outcome(removed=last).plus(outcome)
+
+    def browse(self, index: int | None, step: int) -> Outcome:
+        """Show turn `index`'s (the last by default) previous (-1) or next (+1) reply."""
+        if not self.chat.turns:
+            return Outcome(notes=(Note("No turn yet: nothing to browse.", severity="warning"),))
+        i = len(self.chat.turns) - 1 if index is None else index
+        turn = self.chat.turns[i]
+        if turn is self.chat.active:
+            return Outcome(notes=(Note("This reply is still being written (Esc stops it).", severity="warning"),))
+        n = len(turn.versions)
+        if n == 1:
+            note = f"Turn {i + 1} has one reply; Ctrl+R on the last turn writes another (both are kept)."
+            return Outcome(notes=(Note(note),))
+        replaced = self.chat.browse(i, step)
+        if replaced is None:
+            end = "first" if step < 0 else "last"
+            return Outcome(notes=(Note(f"Turn {i + 1}: reply {turn.alternative + 1} of {n} is the {end}."),))
+        return Outcome(replaced=replaced)
 
     def take_regenerate(self) -> Knobs | None:
         """The knobs of a regenerate that waited for the reply to end (once)."""
