@@ -224,6 +224,8 @@ class BabyGPTApp(App[None]):
     def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
         self.params = message.params
         self.engine.send(SetParams(message.params))  # the running reply reads it before its next token
+        if (outcome := self.replies.knobs_moved()).notes:
+            self.render_outcome(outcome)  # a replay follows its stored settings: say so
 
     def on_session_written(self, message: SessionWritten) -> None:
         self.sessions.written(message)  # an autosave finished in its thread

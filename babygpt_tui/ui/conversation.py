@@ -129,11 +129,12 @@ class Conversation:
     def replay(self, index: int) -> tuple[Turn, GenerationRequest, ParamsSchedule]:
         """A new last turn regenerating turn `index` with its prompt, settings, seed and context
         (continue mode: the transcript before that turn), and the knobs as they were at each of
-        its steps. A stopped turn is replayed up to the length it reached, so the same model
-        reproduces exactly its text; a branch's forced tokens are forced again."""
+        its steps. It is replayed to the length the turn reached (its stored token count: a
+        stopped, a length-limited and a stop-string turn alike, and a replay of a replay), so
+        the same model reproduces exactly its text; a branch's forced tokens are forced again."""
         old = self.turns[index]
         params, schedule = old.params, tuple(old.params_changes)
-        if old.stop_reason == "stopped" and old.tokens:
+        if old.tokens:
             params = replace(params, max_new_tokens=old.tokens)
             schedule = tuple((step, replace(p, max_new_tokens=old.tokens)) for step, p in schedule)
         context = self.context_before(index) if old.context_mode == "continue" else ""

@@ -87,6 +87,8 @@ class ReplyLifecycle:
         self.engine_up = False  # an engine is running (loading or ready)
         self.queued: tuple[str, Knobs] | None = None  # sent before the model was ready
         self.regenerate_after: Knobs | None = None  # Ctrl+R while generating: once the reply has ended
+        self.replaying: int | None = None  # the (1-based) turn a running replay reproduces
+        self._told_replay = False  # a knob moved during this replay: said once
 
     # ----- the engine --------------------------------------------------------------------------
     def engine_starting(self) -> None:
@@ -108,7 +110,7 @@ class ReplyLifecycle:
     def engine_stopped(self, reason: str) -> Outcome:
         """The engine died: the reply in progress keeps its text, marked as an error."""
         was_ready, self.ready, self.engine_up = self.ready, False, False
-        self.regenerate_after = None
+        self.regenerate_after = self.replaying = None
         finished = self.chat.finish(self.chat.turn_id, None, reason) if self.chat.active is not None else None
         kept = "The reply so far is kept. " if finished else ""
         note = Note(f"{reason}. {kept}A fresh engine starts with the next prompt.", "The engine stopped", "error")
@@ -161,10 +163,22 @@ class ReplyLifecycle:
     def tokens(self, batch: TokenBatch) -> Turn | None:
         return self.chat.append(batch)
 
+    def knobs_moved(self) -> Outcome:
+        """A knob moved: a running replay ignores it (it follows the stored settings), so say so once."""
+        if self.replaying is None or not self.chat.generating or self._told_replay:
+            return Outcome()
+        self._told_replay = True
+        text = (
+            f"This replay follows turn {self.replaying}'s stored settings, so the knob does not change it; "
+            "it applies from the next reply."
+        )
+        return Outcome(notes=(Note(text, "Replay", "warning"),))
+
     def finished(self, turn_id: int, stats: GenStats | None, error: str = "") -> Outcome:
         turn = self.chat.finish(turn_id, stats, error)
         if turn is None:
             return Outcome()
+        self.replaying = None
         if turn.stop_reason != "error":
             return Outcome(finished=turn)
         return Outcome(finished=turn, notes=(Note(turn.error or "unknown error", "Generation failed", "error"),))
@@ -176,6 +190,7 @@ class ReplyLifecycle:
 
     def quit(self) -> Turn | None:
         """Quitting: the running reply is stopped now and kept, marked stopped."""
+        self.replaying = None
         if self.chat.active is None:
             return None
         self.send(Cancel(self.chat.turn_id))
@@ -253,7 +268,10 @@ class ReplyLifecycle:
                 )
             )
         turn, request, schedule = self.chat.replay(i)
-        notes.append(Note(f"Replaying turn {i + 1} with seed {old.seed} and its settings."))
+        notes.append(
+            Note(f"Replaying turn {i + 1} with seed {old.seed} and its settings, to its {old.tokens or 'full'} tokens.")
+        )
+        self.replaying, self._told_replay = i + 1, False
         return self._generate(turn, request, schedule).plus(Outcome(notes=tuple(notes)))
 
     def branch(self, source: Turn, index: int, choice: int, knobs: Knobs) -> Outcome:

@@ -3,6 +3,8 @@ for a prompt, one queued while loading, Esc, regenerate, replay, branch and a dy
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from babygpt_tui.api import Cancel, Generate, GenStats, ModelInfo, SamplingParams, Started, TokenBatch
 from babygpt_tui.token_record import TokenRecord
 from babygpt_tui.ui.conversation import Conversation
@@ -111,7 +113,12 @@ def test_replay_sends_the_stored_knobs_and_forced_tokens() -> None:
     replies.replay()
     request = engine.sent[-1]
     assert request.request.seed == 7 and request.request.forced_prefix == (4,)
-    assert request.schedule == ((0, KNOBS.params), (1, SamplingParams(temperature=0.0)))
+    # to the turn's own length: the 1 token it reached
+    assert request.schedule == (
+        (0, replace(KNOBS.params, max_new_tokens=1)),
+        (1, SamplingParams(0.0, max_new_tokens=1)),
+    )
+    assert request.request.params.max_new_tokens == 1
 
 
 def test_an_engine_that_dies_mid_reply_leaves_an_error_turn_and_the_next_prompt_starts_a_fresh_one() -> None:
