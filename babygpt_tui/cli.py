@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(parser, sub=False)
     _add_sampling_args(parser, sub=False)
     _add_stop_arg(parser)
+    parser.add_argument(
+        "--one-poem",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="end each reply at the blank line that ends a poem (default: on for the bundled model)",
+    )
     parser.add_argument("--session", metavar="NAME", help="open (or create) this session at start-up")
     parser.add_argument("--config", metavar="PATH", help="config.toml to use (default: the user config path)")
     parser.add_argument(

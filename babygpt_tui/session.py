@@ -3,15 +3,18 @@
 This module is the data model and its file format; `session_store.SessionStore` keeps the files
 (atomic saves, listing, rename, delete) and `session_export` renders Markdown and JSON.
 
-File format, schema_version 2 (one UTF-8 JSON object per session):
-    {"schema_version": 2, "name", "created_at", "updated_at", "model": {"name", "sha256", "server"},
+File format, schema_version 3 (one UTF-8 JSON object per session):
+    {"schema_version": 3, "name", "created_at", "updated_at", "model": {"name", "sha256", "server"},
      "params": {<SamplingParams fields>}, "seed_mode", "fixed_seed", "context_mode",
      "turns": [{"prompt", "reply", "stop_reason", "params", "seed", "context_mode", "model",
                 "tokens", "decode_tokens_per_s", "prefill_ms", "started_at", "finished_at",
-                "error", "records", "params_changes", "branch", "stop", "skipped"}, ...]}
+                "error", "records", "params_changes", "branch", "stop", "skipped", "alternatives", "alternative"}, ...]}
 `records` is the turn's per-token data in the columnar form of `token_record` (one compact
 object per turn); `params_changes` lists [step, {SamplingParams}] where the knobs changed during
-the reply (step 0 first); `branch` is {"turn", "at", "was"} for a reply branched from another.
+the reply (step 0 first); `branch` is {"turn", "at", "was"} for a reply branched from another;
+`alternatives` are the turn's other replies (each a turn object without alternatives of its
+own; Ctrl+R keeps the reply it replaces there) and `alternative` the shown reply's place among
+all of them; `stop` lists the stop strings and `skipped` the characters the model did not know.
 A model is a file (its name and a sha256 prefix) or, for a turn generated through `--server`, the
 server's URL and the model name it gave ("server" is absent in files written before it existed).
 Loading checks every field's type (a wrong shape is a SessionError naming the field, never a
@@ -34,7 +37,7 @@ from .errors import UserError
 from .session_migrations import migrate
 from .token_record import TokenRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SEED_MODES = ("random", "fixed")
 STOP_REASONS = get_args(StopReason)
 CONTEXT_MODES = ("fresh", "continue")
@@ -90,6 +93,26 @@ class Turn:
     branch: BranchRef | None = None
     stop: tuple[str, ...] = ()  # the stop strings the reply was generated with
     skipped: tuple[str, ...] = ()  # characters of the text sent that the model skipped (not in its vocabulary)
+    # The turn's other replies (Ctrl+R keeps the one it replaces), in order, and where this one
+    # stands among all of them: `versions` is the whole list. The alternatives have none of their own.
+    alternatives: list[Turn] = field(default_factory=list)
+    alternative: int = 0
+
+    @property
+    def versions(self) -> list[Turn]:
+        """Every reply of this turn, in order (this one at `alternative`)."""
+        at = min(self.alternative, len(self.alternatives))
+        return [*self.alternatives[:at], self, *self.alternatives[at:]]
+
+    def shown_as(self, index: int) -> Turn:
+        """Version `index` of this turn, holding the others as its alternatives (this one's are cleared)."""
+        versions = self.versions
+        chosen = versions[index]
+        chosen.alternatives = [v for v in versions if v is not chosen]
+        chosen.alternative = index
+        if chosen is not self:
+            self.alternatives, self.alternative = [], 0
+        return chosen
 
 
 @dataclass
@@ -119,8 +142,12 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-def _turn_to_dict(turn: Turn) -> dict[str, Any]:
+def _turn_to_dict(turn: Turn, nested: bool = False) -> dict[str, Any]:
     data = {f.name: getattr(turn, f.name) for f in fields(Turn)}
+    del data["alternatives"], data["alternative"]
+    if not nested:
+        data["alternatives"] = [_turn_to_dict(t, nested=True) for t in turn.alternatives]
+        data["alternative"] = min(turn.alternative, len(turn.alternatives))
     data["params"], data["model"] = asdict(turn.params), asdict(turn.model)
     data["records"] = token_record.encode(turn.records) if turn.records else None
     data["params_changes"] = [[step, asdict(params)] for step, params in turn.params_changes]
@@ -290,7 +317,7 @@ def _branch(v: Any, where: str) -> BranchRef | None:
     return BranchRef(_get(v, "turn", where, _count), _get(v, "at", where, _count), _get(v, "was", where, _str))
 
 
-def _turn(v: Any, where: str, notes: list[str]) -> Turn:
+def _turn(v: Any, where: str, notes: list[str], nested: bool = False) -> Turn:
     v = _object(v, where)
     turn = Turn(
         prompt=_get(v, "prompt", where, _str),
@@ -310,6 +337,12 @@ def _turn(v: Any, where: str, notes: list[str]) -> Turn:
         skipped=_get(v, "skipped", where, _strings, ()),
     )
     _per_token(turn, v, where, notes)
+    if not nested:
+        others = _get(v, "alternatives", where, _list, [])
+        turn.alternatives = [_turn(t, f"{where}.alternatives[{i}]", notes, True) for i, t in enumerate(others)]
+        turn.alternative = _get(v, "alternative", where, _count, 0)
+        if turn.alternative > len(turn.alternatives):
+            raise _Bad(f"{where}.alternative: {turn.alternative} is past its {len(turn.alternatives)} alternatives")
     return turn
 
 

@@ -1,8 +1,10 @@
 """Export a session as Markdown (to read or share) or JSON (the session file format itself).
 
 Markdown puts each prompt and reply in a fenced block, because poems depend on their line
-breaks, which plain Markdown paragraphs would join; the settings of each turn follow as a
-one-row table, enough to replay it (`seed` + sampling settings + model). Control characters from
+breaks, which plain Markdown paragraphs would join; the settings of each reply follow as a
+one-row table, enough to replay it (`seed` + sampling settings + model; a knob at its "off"
+value says off), then the knobs moved while it was written. Every reply of a turn is listed
+(Ctrl+R keeps them), and a continue-mode turn says so. Control characters from
 the session (an escape sequence in a name or a prompt) are written as visible escapes, so
 neither `cat export.md` nor `sessions export` to a terminal can run them. No torch, no textual.
 """
@@ -61,12 +63,27 @@ def export_markdown(session: Session) -> str:
 
 
 def _turn_markdown(number: int, turn: Turn) -> list[str]:
-    lines = [f"## Turn {number}", ""]
+    continued = turn.context_mode == "continue"
+    lines = [f"## Turn {number}" + (" (continue mode)" if continued else ""), ""]
     if turn.started_at:
         lines += [f"_{_escape(turn.started_at)}_", ""]
+    if continued:
+        lines += ["_Continue mode: the model read the transcript before this prompt too._", ""]
     lines += ["**Prompt**", ""]
     lines += _block(turn.prompt) if turn.prompt else ["_(empty: the model started a new poem)_"]
-    lines += ["", "**Reply**", ""]
+    lines.append("")
+    versions = turn.versions
+    for k, version in enumerate(versions, 1):
+        if len(versions) == 1:
+            title = "**Reply**"
+        else:
+            title = f"**Reply {k} of {len(versions)}{' (shown)' if version is turn else ''}**"
+        lines += _reply_markdown(title, version)
+    return lines
+
+
+def _reply_markdown(title: str, turn: Turn) -> list[str]:
+    lines = [title, ""]
     lines += _block(turn.reply) if turn.reply else ["_(no text)_"]
     lines.append("")
     if turn.error:
@@ -74,10 +91,10 @@ def _turn_markdown(number: int, turn: Turn) -> list[str]:
     p = turn.params
     values = (
         _num(p.temperature),
-        str(p.top_k),
-        _num(p.top_p),
-        _num(p.min_p),
-        _num(p.repetition_penalty),
+        _off(p.top_k, 0),
+        _off(p.top_p, 1.0),
+        _off(p.min_p, 0.0),
+        _off(p.repetition_penalty, 1.0),
         str(p.max_new_tokens),
         str(turn.seed),
         turn.model.short or "—",
@@ -89,7 +106,45 @@ def _turn_markdown(number: int, turn: Turn) -> list[str]:
     lines.append("|" + "---|" * len(SETTINGS_COLUMNS))
     lines.append("| " + " | ".join(_cell(v) for v in values) + " |")
     lines.append("")
+    if changes := _knob_changes(turn):
+        lines += ["Knobs moved during the reply:", "", *changes, ""]
     return lines
+
+
+KNOB_NAMES = {
+    "temperature": "temperature",
+    "top_k": "top-k",
+    "top_p": "top-p",
+    "min_p": "min-p",
+    "repetition_penalty": "repetition penalty",
+    "repetition_window": "repetition window",
+    "max_new_tokens": "max tokens",
+}
+OFF = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "repetition_penalty": 1.0}  # the value that turns a knob off
+
+
+def _knob_changes(turn: Turn) -> list[str]:
+    """`- from token 12: temperature 0.8 → 0.3` for every change after the reply's start."""
+    out = []
+    before = turn.params
+    for step, params in turn.params_changes:
+        moved = [
+            f"{name} {_knob(field, getattr(before, field))} → {_knob(field, getattr(params, field))}"
+            for field, name in KNOB_NAMES.items()
+            if getattr(before, field) != getattr(params, field)
+        ]
+        if moved:
+            out.append(f"- from token {step + 1}: " + ", ".join(moved))
+        before = params
+    return out
+
+
+def _knob(field: str, value: float) -> str:
+    return _off(value, OFF[field]) if field in OFF else _num(value)
+
+
+def _off(value: float, off: float) -> str:
+    return "off" if value == off else _num(value)
 
 
 def _block(text: str) -> list[str]:

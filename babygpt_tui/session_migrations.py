@@ -15,6 +15,10 @@ with extras {"params": {...}} where the knobs changed, "forced": true, and on th
 "branch": {"turn", "at", "was"}. Version 2 keeps the same facts typed and columnar (`records`,
 `params_changes`, `branch`; see token_record.py). Entries are converted up to the first one that
 is not of that shape; the count written is the full one, so the loader says how many were dropped.
+
+Version 3 keeps every reply of a turn: `alternatives` (the other replies, Ctrl+R no longer drops
+the one it replaces) and `alternative` (where the shown reply stands among them); a version-2
+turn has just the one reply. (v3 also adds the optional `stop` and `skipped` lists.)
 """
 
 from __future__ import annotations
@@ -125,8 +129,18 @@ def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    if isinstance(data.get("turns"), list):
+        data["turns"] = [
+            {"alternatives": [], "alternative": 0, **t} if isinstance(t, dict) else t for t in data["turns"]
+        ]
+    data["schema_version"] = 3
+    return data
+
+
 # MIGRATIONS[n] upgrades a version-n document to version n + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: v0_to_v1, 1: v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: v0_to_v1, 1: v1_to_v2, 2: v2_to_v3}
 
 
 def migrate(data: dict[str, Any], version: int, target: int) -> dict[str, Any]:

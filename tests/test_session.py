@@ -64,6 +64,8 @@ def full_session() -> Session:
         branch=BranchRef(1, 3, "风"),
         stop=("\n\n", "END"),
         skipped=("x",),
+        alternatives=[Turn(prompt="明月几时有", reply="别的回答", seed=5, stop_reason="stop")],
+        alternative=1,
     )
     return Session(
         name="宋词 / drafts ..",
@@ -201,6 +203,42 @@ def test_version_0_file_is_migrated_on_load() -> None:
     assert json.loads(dumps_session(session))["schema_version"] == SCHEMA_VERSION
 
 
+V2_FILE = {  # as babygpt-tui wrote it before turns kept their alternatives
+    "schema_version": 2,
+    "name": "v2 poems",
+    "params": {"temperature": 0.7},
+    "turns": [{"prompt": "明月", "reply": "几时有", "stop_reason": "length", "seed": 4, "records": None}],
+}
+
+
+def test_version_2_file_is_migrated_to_turns_with_one_reply_each() -> None:
+    session = loads_session(json.dumps(V2_FILE), origin="v2.json")
+    (turn,) = session.turns
+    assert (turn.prompt, turn.reply, turn.seed) == ("明月", "几时有", 4)
+    assert turn.alternatives == [] and turn.alternative == 0 and turn.versions == [turn]
+    data = json.loads(dumps_session(session))
+    assert data["schema_version"] == SCHEMA_VERSION == 3 and data["turns"][0]["alternatives"] == []
+
+
+def test_alternatives_round_trip_and_a_bad_index_names_the_field() -> None:
+    session = full_session()
+    turn = session.turns[0]
+    assert [v.reply for v in turn.versions] == ["别的回答", turn.reply]
+    data = json.loads(dumps_session(session))
+    assert "alternatives" not in data["turns"][0]["alternatives"][0]  # one level only
+    data["turns"][0]["alternative"] = 5
+    with pytest.raises(SessionError, match=r"turns\[0\]\.alternative: 5 is past its 1 alternatives"):
+        session_from_dict(data)
+
+
+def test_showing_another_version_keeps_them_all_in_order() -> None:
+    a, b, c = Turn("p", reply="a"), Turn("p", reply="b"), Turn("p", reply="c")
+    c.alternatives, c.alternative = [a, b], 2
+    shown = c.shown_as(0)
+    assert shown is a and [v.reply for v in shown.versions] == ["a", "b", "c"] and c.alternatives == []
+    assert [v.reply for v in shown.shown_as(1).versions] == ["a", "b", "c"]
+
+
 def test_version_0_with_a_wrong_shape_is_still_a_session_error() -> None:
     with pytest.raises(SessionError, match=r"turns\[0\]: expected a JSON object"):
         session_from_dict({"name": "x", "turns": ["text"]}, origin="o")
@@ -329,7 +367,7 @@ def test_a_version_1_file_with_positional_per_token_lists_migrates_and_keeps_the
     assert turn.branch == BranchRef(1, 2, "x") and turn.reply == "月几时"
     assert len(session.notes) == 1 and "1 of 3" in session.notes[0] and "turns[0]" in session.notes[0]
     saved = json.loads(dumps_session(session))
-    assert saved["schema_version"] == 2 and "token_info" not in saved["turns"][0]
+    assert saved["schema_version"] == SCHEMA_VERSION and "token_info" not in saved["turns"][0]
     assert loads_session(dumps_session(session)).notes == []  # what was dropped is not dropped again
 
 

@@ -76,6 +76,8 @@ class BabyGPTApp(App[None]):
         Binding("ctrl+s", "save_now", "Save", show=False),
         Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
         Binding("f4", "inspect", "Inspect", show=False),
+        Binding("left_square_bracket", "alternative(-1)", "Prev reply", show=False),
+        Binding("right_square_bracket", "alternative(1)", "Next reply", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
 
@@ -210,6 +212,8 @@ class BabyGPTApp(App[None]):
             transcript.remove_turn(outcome.removed)
         if outcome.finished is not None:
             transcript.finish_turn(outcome.finished)
+        if outcome.replaced is not None:
+            transcript.replace_turn(*outcome.replaced)
         if outcome.redrawn is not None:
             transcript.redraw_turn(outcome.redrawn)
         if outcome.started is not None:
@@ -234,6 +238,8 @@ class BabyGPTApp(App[None]):
     def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
         self.params = message.params
         self.engine.send(SetParams(message.params))  # the running reply reads it before its next token
+        if (outcome := self.replies.knobs_moved()).notes:
+            self.render_outcome(outcome)  # a replay follows its stored settings: say so
 
     def on_session_written(self, message: SessionWritten) -> None:
         self.sessions.written(message)  # an autosave finished in its thread
@@ -270,22 +276,21 @@ class BabyGPTApp(App[None]):
         self.engine.close()  # however the app ends (an exception, a test's teardown): no engine left behind
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Stop, Regenerate, Copy and Replay show dimmed in the footer when they would do nothing."""
-        chat = self.chat
-        enabled = {
-            "stop": chat.generating,
-            "regenerate": bool(chat.turns),
-            "copy_reply": bool(chat.turns),
-            "replay_last": bool(chat.turns) and not chat.generating,
-            "pick_replay": bool(chat.turns) and not chat.generating,
-        }
-        return True if enabled.get(action, True) else None
+        """Stop shows dimmed in the footer when no reply runs. Regenerate, Copy and Replay stay
+        live: with no turn (or a reply running) they say why instead of doing nothing."""
+        if action == "stop" and not self.chat.generating:
+            return None
+        return True
 
     def action_stop(self) -> None:
         self.replies.stop()
 
     def action_regenerate(self) -> None:
         self.render_outcome(self.replies.regenerate(self.knobs()))
+
+    def action_alternative(self, step: int) -> None:
+        """`[` / `]`: the previous / next reply of the turn in focus (the inspected one, else the last)."""
+        self.render_outcome(self.replies.browse(self.query_one(Transcript).focused_turn(self.chat.turns), step))
 
     def action_replay_last(self) -> None:
         self.render_outcome(self.replies.replay())

@@ -22,8 +22,10 @@ from ..api import (
 from ..session import BranchRef, ModelRef, Turn, utc_now
 from .token_info import forced_prefix
 
-# At most this many block_sizes of text are sent (and kept as a prompt): the model reads one
-# block, and storing or drawing megabytes of unread text would only slow the UI and the file.
+# A model on a server counts its block in tokens of its own (often several characters each), so at
+# most this many block_sizes of characters are sent to it; a character model here reads exactly
+# block_size characters, and that is the one crop (storing or drawing megabytes of unread text
+# would only slow the UI and the file).
 CONTEXT_CHARS_PER_BLOCK = 2
 
 
@@ -66,16 +68,22 @@ class Conversation:
 
     @property
     def limit(self) -> int:
-        """Characters of text sent to the engine at most (0: no model yet, no limit)."""
-        return self.block_size * CONTEXT_CHARS_PER_BLOCK
+        """Characters of text sent to the engine at most (0: no model yet, no limit): what the
+        model reads, so nothing further is cropped where the user cannot see it."""
+        return self.block_size * (CONTEXT_CHARS_PER_BLOCK if self.model.server else 1)
 
     def cropped_note(self, prompt: str) -> str:
         """What the user is told when `prompt` is longer than the model can read, else ''."""
         if not self.limit or len(prompt) <= self.limit:
             return ""
+        left_out = len(prompt) - self.limit
+        if self.model.server:
+            reads = f"the server's model reads at most {self.block_size:,} tokens"
+        else:
+            reads = f"the model reads at most {self.block_size:,} characters"
         return (
-            f"The prompt has {len(prompt):,} characters; the model reads at most {self.block_size} characters "
-            f"at a time, so the last {self.limit:,} were kept."
+            f"The prompt has {len(prompt):,} characters; {reads}, so the last {self.limit:,} were sent "
+            f"and the first {left_out:,} left out."
         )
 
     def context_before(self, index: int) -> str:
@@ -121,11 +129,12 @@ class Conversation:
     def replay(self, index: int) -> tuple[Turn, GenerationRequest, ParamsSchedule]:
         """A new last turn regenerating turn `index` with its prompt, settings, seed and context
         (continue mode: the transcript before that turn), and the knobs as they were at each of
-        its steps. A stopped turn is replayed up to the length it reached, so the same model
-        reproduces exactly its text; a branch's forced tokens are forced again."""
+        its steps. It is replayed to the length the turn reached (its stored token count: a
+        stopped, a length-limited and a stop-string turn alike, and a replay of a replay), so
+        the same model reproduces exactly its text; a branch's forced tokens are forced again."""
         old = self.turns[index]
         params, schedule = old.params, tuple(old.params_changes)
-        if old.stop_reason == "stopped" and old.tokens:
+        if old.tokens:
             params = replace(params, max_new_tokens=old.tokens)
             schedule = tuple((step, replace(p, max_new_tokens=old.tokens)) for step, p in schedule)
         context = self.context_before(index) if old.context_mode == "continue" else ""
@@ -162,6 +171,23 @@ class Conversation:
         turn, request = self.begin(prompt, params, source.context_mode, seed, context=context, stop=stop)
         turn.branch = BranchRef(number + 1, index + 1, source.reply[index])
         return turn, replace(request, forced_prefix=(choice,))
+
+    def keep_alternatives(self, old: Turn, new: Turn) -> None:
+        """`new` replaces `old` (Ctrl+R): `old`'s replies stay, as `new`'s alternatives, before it."""
+        new.alternatives = old.versions
+        new.alternative = len(new.alternatives)
+        old.alternatives, old.alternative = [], 0
+
+    def browse(self, index: int, step: int) -> tuple[Turn, Turn] | None:
+        """Show the previous (-1) or next (+1) reply of turn `index`: (the turn shown until now,
+        the one shown from now on), or None at either end or while that turn is being written."""
+        turn = self.turns[index]
+        target = turn.alternative + step
+        if turn is self.active or not 0 <= target < len(turn.versions):
+            return None
+        shown = turn.shown_as(target)
+        self.turns[index] = shown
+        return turn, shown
 
     def append(self, batch: TokenBatch) -> Turn | None:
         """Add a streamed batch (text, per-token records, knob changes) to the active turn; None

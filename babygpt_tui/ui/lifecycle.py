@@ -60,6 +60,7 @@ class Outcome:
     notes: tuple[Note, ...] = ()
     accepted: bool = False  # submit: the prompt leaves the box
     redrawn: Turn | None = None  # a turn whose prompt is drawn anew (its skipped characters are known)
+    replaced: tuple[Turn, Turn] | None = None  # (old, new): another reply of the same turn is shown
 
     def plus(self, other: Outcome) -> Outcome:
         return Outcome(
@@ -69,6 +70,7 @@ class Outcome:
             self.notes + other.notes,
             self.accepted or other.accepted,
             other.redrawn or self.redrawn,
+            other.replaced or self.replaced,
         )
 
 
@@ -85,6 +87,8 @@ class ReplyLifecycle:
         self.engine_up = False  # an engine is running (loading or ready)
         self.queued: tuple[str, Knobs] | None = None  # sent before the model was ready
         self.regenerate_after: Knobs | None = None  # Ctrl+R while generating: once the reply has ended
+        self.replaying: int | None = None  # the (1-based) turn a running replay reproduces
+        self._told_replay = False  # a knob moved during this replay: said once
 
     # ----- the engine --------------------------------------------------------------------------
     def engine_starting(self) -> None:
@@ -106,7 +110,7 @@ class ReplyLifecycle:
     def engine_stopped(self, reason: str) -> Outcome:
         """The engine died: the reply in progress keeps its text, marked as an error."""
         was_ready, self.ready, self.engine_up = self.ready, False, False
-        self.regenerate_after = None
+        self.regenerate_after = self.replaying = None
         finished = self.chat.finish(self.chat.turn_id, None, reason) if self.chat.active is not None else None
         kept = "The reply so far is kept. " if finished else ""
         note = Note(f"{reason}. {kept}A fresh engine starts with the next prompt.", "The engine stopped", "error")
@@ -159,10 +163,22 @@ class ReplyLifecycle:
     def tokens(self, batch: TokenBatch) -> Turn | None:
         return self.chat.append(batch)
 
+    def knobs_moved(self) -> Outcome:
+        """A knob moved: a running replay ignores it (it follows the stored settings), so say so once."""
+        if self.replaying is None or not self.chat.generating or self._told_replay:
+            return Outcome()
+        self._told_replay = True
+        text = (
+            f"This replay follows turn {self.replaying}'s stored settings, so the knob does not change it; "
+            "it applies from the next reply."
+        )
+        return Outcome(notes=(Note(text, "Replay", "warning"),))
+
     def finished(self, turn_id: int, stats: GenStats | None, error: str = "") -> Outcome:
         turn = self.chat.finish(turn_id, stats, error)
         if turn is None:
             return Outcome()
+        self.replaying = None
         if turn.stop_reason != "error":
             return Outcome(finished=turn)
         return Outcome(finished=turn, notes=(Note(turn.error or "unknown error", "Generation failed", "error"),))
@@ -174,6 +190,7 @@ class ReplyLifecycle:
 
     def quit(self) -> Turn | None:
         """Quitting: the running reply is stopped now and kept, marked stopped."""
+        self.replaying = None
         if self.chat.active is None:
             return None
         self.send(Cancel(self.chat.turn_id))
@@ -181,15 +198,41 @@ class ReplyLifecycle:
         return self.chat.finish(self.chat.turn_id, None)
 
     def regenerate(self, knobs: Knobs) -> Outcome:
-        """The last reply again with a new seed (stopping the running one first)."""
+        """The last reply again with a new seed (stopping the running one first). The reply it
+        replaces is kept, as an alternative of the same turn (`[` / `]` browse them)."""
         if not self.chat.turns:
-            return Outcome()
+            return Outcome(notes=(Note("Nothing regenerated: no turn yet — send a prompt first.", severity="warning"),))
         if self.chat.generating:
             self.regenerate_after = knobs
             self.stop()
             return Outcome()
+        if (refused := self._refusal("regenerated")) is not None:
+            return Outcome(notes=(refused,))
         last = self.chat.turns.pop()
-        return Outcome(removed=last).plus(self._start(last.prompt, knobs, seed=random_seed()))
+        outcome = self._start(last.prompt, knobs, seed=random_seed())
+        if outcome.started is None:  # cannot happen once the model is ready; never lose the reply
+            self.chat.turns.append(last)
+            return outcome
+        self.chat.keep_alternatives(last, outcome.started)
+        return Outcome(removed=last).plus(outcome)
+
+    def browse(self, index: int | None, step: int) -> Outcome:
+        """Show turn `index`'s (the last by default) previous (-1) or next (+1) reply."""
+        if not self.chat.turns:
+            return Outcome(notes=(Note("No turn yet: nothing to browse.", severity="warning"),))
+        i = len(self.chat.turns) - 1 if index is None else index
+        turn = self.chat.turns[i]
+        if turn is self.chat.active:
+            return Outcome(notes=(Note("This reply is still being written (Esc stops it).", severity="warning"),))
+        n = len(turn.versions)
+        if n == 1:
+            note = f"Turn {i + 1} has one reply; Ctrl+R on the last turn writes another (both are kept)."
+            return Outcome(notes=(Note(note),))
+        replaced = self.chat.browse(i, step)
+        if replaced is None:
+            end = "first" if step < 0 else "last"
+            return Outcome(notes=(Note(f"Turn {i + 1}: reply {turn.alternative + 1} of {n} is the {end}."),))
+        return Outcome(replaced=replaced)
 
     def take_regenerate(self) -> Knobs | None:
         """The knobs of a regenerate that waited for the reply to end (once)."""
@@ -225,7 +268,10 @@ class ReplyLifecycle:
                 )
             )
         turn, request, schedule = self.chat.replay(i)
-        notes.append(Note(f"Replaying turn {i + 1} with seed {old.seed} and its settings."))
+        notes.append(
+            Note(f"Replaying turn {i + 1} with seed {old.seed} and its settings, to its {old.tokens or 'full'} tokens.")
+        )
+        self.replaying, self._told_replay = i + 1, False
         return self._generate(turn, request, schedule).plus(Outcome(notes=tuple(notes)))
 
     def branch(self, source: Turn, index: int, choice: int, knobs: Knobs) -> Outcome:

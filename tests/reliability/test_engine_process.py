@@ -127,7 +127,9 @@ def read_until(master: int, needle: bytes, timeout: float = 60.0) -> bytes:
 def test_a_signal_to_the_tui_mid_reply_saves_the_reply_marked_stopped_and_ends_the_engine(sig) -> None:
     if not BUNDLED.exists():
         pytest.skip("needs the bundled model (a reply long enough to signal in the middle of)")
-    proc, master = start_tui_in_a_terminal("--session", "signalled", "--max-new-tokens", "2048", "--threads", "1")
+    proc, master = start_tui_in_a_terminal(
+        "--session", "signalled", "--max-new-tokens", "2048", "--no-one-poem", "--threads", "1"
+    )
     try:
         assert b"params" in read_until(master, b"params")  # the model is loaded: the header names it
         os.write(master, "明月".encode() + b"\r")

@@ -8,7 +8,6 @@ from textual import events
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.session import ModelRef, Session, Turn
 from babygpt_tui.session_store import SessionStore
-from babygpt_tui.ui.conversation import CONTEXT_CHARS_PER_BLOCK
 from babygpt_tui.ui.widgets.prompt import MAX_PASTE, PromptInput
 from tests.plugins.pilot import finished, ready, send, wait_until
 
@@ -29,12 +28,14 @@ async def test_a_one_megabyte_paste_is_cropped_and_the_user_is_told(make_app, ba
         await finished(pilot)
         turn = app.chat.turns[-1]
         block = backend.info.block_size
-        assert turn.prompt == big[-block * CONTEXT_CHARS_PER_BLOCK :]
+        assert turn.prompt == big[-block:]  # what the model reads: the one crop
         assert turn.stop_reason == "length" and turn.reply
         # the engine was given the cropped prompt, and read its end
         assert backend.requests[-1].prompt == turn.prompt
         titles = [n.title for n in app._notifications]
         assert "Long paste cropped" in titles and "Long prompt cropped" in titles
+        note = next(n.message for n in app._notifications if n.title == "Long prompt cropped")
+        assert f"the last {block} were sent and the first {MAX_PASTE - block:,} left out" in note
 
 
 def _big_session(backend, turns: int):

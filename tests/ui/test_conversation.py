@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from babygpt_tui.api import GenStats, ModelInfo, SamplingParams, TokenBatch
 from babygpt_tui.session import ModelRef
 from babygpt_tui.ui.conversation import Conversation, describe_model, same_model, unknown_chars_message
@@ -60,13 +62,21 @@ def test_continue_mode_appends_the_prompt_to_the_transcript_so_far() -> None:
     assert request.prompt == "一二三四"
 
 
-def test_continue_mode_sends_a_bounded_tail_the_engine_crops() -> None:
+def test_continue_mode_sends_the_tail_the_model_reads() -> None:
     chat = Conversation()
-    chat.set_model(INFO)  # block_size 8: at most 16 characters of transcript are sent
+    chat.set_model(INFO)  # block_size 8: the model reads 8 characters
     chat.begin("x" * 100, SamplingParams(), "fresh", seed=1)
     chat.finish(chat.turn_id, stats())
     _, request = chat.begin("y", SamplingParams(), "continue", seed=1)
-    assert request.prompt == "x" * 15 + "y"  # at most 2 × block_size characters in all
+    assert request.prompt == "x" * 7 + "y"  # one block in all: the engine crops nothing more
+
+
+def test_a_model_on_a_server_gets_two_blocks_of_characters() -> None:
+    chat = Conversation()
+    chat.set_model(replace(INFO, server="http://127.0.0.1:8000"))  # its block counts tokens of its own
+    _, request = chat.begin("x" * 100, SamplingParams(), "fresh", seed=1)
+    assert request.prompt == "x" * 16
+    assert "reads at most 8 tokens, so the last 16 were sent" in chat.cropped_note("x" * 100)
 
 
 def test_random_seed_when_none_given() -> None:

@@ -3,6 +3,8 @@ for a prompt, one queued while loading, Esc, regenerate, replay, branch and a dy
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from babygpt_tui.api import Cancel, Generate, GenStats, ModelInfo, SamplingParams, Started, TokenBatch
 from babygpt_tui.token_record import TokenRecord
 from babygpt_tui.ui.conversation import Conversation
@@ -52,10 +54,26 @@ def test_a_prompt_sent_while_loading_waits_then_becomes_one_request_with_the_con
 
 def test_a_long_prompt_is_cropped_once_and_the_user_is_told() -> None:
     replies, engine = lifecycle()
-    replies.loaded(INFO)  # block 8: 16 characters at most
+    replies.loaded(INFO)  # block 8: the model reads 8 characters
     outcome = replies.submit("x" * 100, KNOBS)
-    assert outcome.started.prompt == "x" * 16 and engine.sent[0].request.prompt == "x" * 16
-    assert outcome.notes[0].title == "Long prompt cropped"
+    assert outcome.started.prompt == "x" * 8 and engine.sent[0].request.prompt == "x" * 8
+    (note,) = outcome.notes
+    assert note.title == "Long prompt cropped"
+    assert note.text == (
+        "The prompt has 100 characters; the model reads at most 8 characters, so the last 8 were sent "
+        "and the first 92 left out."
+    )
+
+
+def test_a_prompt_just_over_the_block_is_cropped_with_a_notice_too() -> None:
+    replies, engine = lifecycle()
+    replies.loaded(INFO)
+    replies.finished(replies.chat.turn_id, None)
+    outcome = replies.submit("y" * 9, KNOBS)  # between one and two blocks: was cropped by the engine, silently
+    assert engine.sent[-1].request.prompt == "y" * 8
+    assert [n.title for n in outcome.notes] == ["Long prompt cropped"] and "first 1 left out" in outcome.notes[0].text
+    replies.finished(replies.chat.turn_id, None)
+    assert replies.submit("z" * 8, KNOBS).notes == ()  # exactly a block: nothing to say
 
 
 def test_tokens_fill_the_turn_esc_cancels_and_stale_messages_are_ignored() -> None:
@@ -95,7 +113,12 @@ def test_replay_sends_the_stored_knobs_and_forced_tokens() -> None:
     replies.replay()
     request = engine.sent[-1]
     assert request.request.seed == 7 and request.request.forced_prefix == (4,)
-    assert request.schedule == ((0, KNOBS.params), (1, SamplingParams(temperature=0.0)))
+    # to the turn's own length: the 1 token it reached
+    assert request.schedule == (
+        (0, replace(KNOBS.params, max_new_tokens=1)),
+        (1, SamplingParams(0.0, max_new_tokens=1)),
+    )
+    assert request.request.params.max_new_tokens == 1
 
 
 def test_an_engine_that_dies_mid_reply_leaves_an_error_turn_and_the_next_prompt_starts_a_fresh_one() -> None:

@@ -95,3 +95,6 @@ def test_the_tui_takes_stop_flags(tmp_path) -> None:
     args = build_parser().parse_args(["--stop", r"\n\n", "--stop", "END", "--config", str(config)])
     settings, sources = resolve_settings(args)
     assert settings.stop == ("\n\n", "END") and sources["sampling.stop"] == "command line"
+    args = build_parser().parse_args(["--no-one-poem", "--config", str(config)])
+    assert resolve_settings(args)[0].one_poem is False
+    assert not StartOptions.from_settings(resolve_settings(args)[0]).one_poem

@@ -125,13 +125,13 @@ def test_branch_builds_the_prefix_prompt_forces_the_choice_and_keeps_the_source(
         chat.branch(source, 0, 42, SamplingParams())
 
 
-def test_branch_of_an_empty_prompt_keeps_the_start_newline_and_refuses_another_model() -> None:
+def test_branch_of_an_empty_prompt_keeps_the_poem_boundary_and_refuses_another_model() -> None:
     chat = Conversation(model=ModelRef("a.safetensors", "aaa"), block_size=16)
     source, _ = chat.begin("", SamplingParams(), seed=1)
     chat.append(batch(chat, "明月", []))
     chat.finish(chat.turn_id, None)
     _, request = chat.branch(source, 1, 7, SamplingParams())
-    assert request.prompt == "\n明"  # the model started from the corpus separator
+    assert request.prompt == "\n\n明"  # the model started after the poem boundary, a blank line
     chat.finish(chat.turn_id, None)
     other = Turn("x", reply="yz", model=ModelRef("b.safetensors", "bbb"))
     chat.turns.append(other)

@@ -54,6 +54,11 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.insert("\n")
+        elif event.character in ("[", "]") and not self.text:
+            # An empty box: `[` / `]` browse the replies of the last turn, as on the transcript.
+            event.stop()
+            event.prevent_default()
+            await self.run_action(f"app.alternative({-1 if event.character == '[' else 1})")
         elif key == "up" and self.cursor_location[0] == 0 and self.prompt_history:
             event.stop()
             event.prevent_default()

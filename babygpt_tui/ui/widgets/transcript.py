@@ -32,6 +32,7 @@ HINT = (
     "Ctrl+J inserts a new line · Esc stops · F1 lists every key.\n"
     "Ctrl+T colours replies by probability · click a character to inspect it."
 )
+BROWSE_KEYS = ("[", "]")  # the previous / next reply of a turn (app bindings)
 PAGE = 50  # turns shown when a session opens; scrolling to the top shows 50 more (10,000 would take minutes)
 STOP_LABELS = {"length": "length", "stopped": "■ stopped", "error": "✗ error"}
 
@@ -53,6 +54,8 @@ def footer_text(turn: Turn) -> str:
     if turn.stop_reason is None:
         return "generating…"
     parts = [f"{turn.tokens} token{'s' if turn.tokens != 1 else ''}"]
+    if turn.alternatives:  # Ctrl+R kept the earlier replies: `[` / `]` browse them
+        parts.insert(0, f"◂ {turn.alternative + 1}/{len(turn.versions)} ▸")
     if turn.decode_tokens_per_s:
         parts.append(f"{format_rate(turn.decode_tokens_per_s)} tok/s")
     parts.append(STOP_LABELS.get(turn.stop_reason, turn.stop_reason))
@@ -94,6 +97,8 @@ class TurnView(Vertical):
 
     def on_mount(self) -> None:
         self._show_note()
+        if self.turn.stop_reason is not None:  # a finished reply mounted (another alternative shown)
+            self.finalize()
 
     def _show_note(self) -> None:
         """'↳ branched from …' under the prompt of a branch (known from its first token on)."""
@@ -209,6 +214,8 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
         self.anchor()
 
     def on_key(self, event: events.Key) -> None:
+        if event.character in BROWSE_KEYS:
+            return  # the app's `[` / `]`: another reply of the turn
         if not self.cursor_key(event):
             self.forward_typing(event)
 
@@ -234,6 +241,22 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
             self.inspect(None)
         if (view := self._shown.pop(id(turn), None)) is not None:
             view.remove()
+
+    def focused_turn(self, turns: list[Turn]) -> int | None:
+        """The index in `turns` of the turn the person is on (inspected), or None (the last)."""
+        if self.cursor is None:
+            return None
+        return next((i for i, t in enumerate(turns) if t is self.cursor[0]), None)
+
+    def replace_turn(self, old: Turn, new: Turn) -> None:
+        """Show `new` where `old` is (another reply of the same turn)."""
+        if self.cursor is not None and self.cursor[0] is old:
+            self.inspect(None)
+        if (view := self._shown.pop(id(old), None)) is None:
+            return
+        self._shown[id(new)] = replacement = TurnView(new)
+        self.mount(replacement, after=view)
+        view.remove()
 
     def redraw_turn(self, turn: Turn) -> None:
         if (view := self._view(turn)) is not None:
