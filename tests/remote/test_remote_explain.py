@@ -21,13 +21,13 @@ async def test_the_views_say_not_available_on_a_remote_server(start_server: Any,
         sent, said = Sent(app), Recorder(app)
         await pilot.press("f8", "f9")
         for view in (app.query_one(AttentionView), app.query_one(PipelineView)):
-            assert "not available on a remote server" in view.render().plain
+            assert "not available on a remote server" in view.drawn().plain
         await send(pilot, "明月")
         await finished(pilot)
         await pilot.press("f4")  # inspect the last character of the reply
         await pilot.pause()
         shown = app.explainer.shown
         assert shown.target is not None and shown.target.recorded and shown.note == REMOTE_NOTE and not shown.waiting
-        assert "not available on a remote server" in app.query_one(AttentionView).render().plain
+        assert "not available on a remote server" in app.query_one(AttentionView).drawn().plain
         assert not [r for r in sent.requests if isinstance(r, Explain | Watch)]
         assert "Explain" not in said.text()  # no 'not available from this server' warnings either

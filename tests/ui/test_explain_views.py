@@ -34,7 +34,7 @@ def pipeline(app) -> PipelineView:
 
 def coloured(view: AttentionView) -> list[int]:
     """The weight bucket each character of the window is drawn with (0: no colour)."""
-    content = view.render()
+    content = view.drawn()
     lines = content.plain.split("\n")
     start = len(lines[0]) + 1
     styles = [view.get_visual_style(name) for name in WEIGHT_CLASSES]
@@ -86,7 +86,7 @@ async def test_f8_shows_where_the_inspected_character_looked_and_shift_arrows_cy
         assert math.isclose(e.actual.prob, turn.records[29].prob, rel_tol=1e-3)  # the step the reply took
         assert e.window == ("明月几时有" + turn.reply[:29])[-turn.records[29].window :]  # after the cache shift
         assert view.border_title == "attention · layer 1/2 · all heads"
-        plain = view.render().plain
+        plain = view.drawn().plain
         assert "heads all   1   2   3   4" in plain and "L1" in plain and "L2" in plain
         buckets = {}
         for keys, title, (layer, head) in [
@@ -116,13 +116,13 @@ async def test_f9_at_temperature_zero_ends_in_one_bar_at_100_percent_and_a_knob_
         view = pipeline(app)
         await explained(pilot, view)
         assert view.border_title == "sampler · turn 1 char 20 · knobs now"
-        before = view.render().plain.split("\n")
+        before = view.drawn().plain.split("\n")
         assert [row.split()[0] for row in before] == ["raw", "repeat", "temperature", "top-k", "top-p", "min-p", "the"]
         assert before[-1].count("%") > 1  # temperature 1: many candidates in the draw
         app.query_one("#knob-temperature", Slider).value = 0.0
         await wait_until(pilot, lambda: view.state.target.params.temperature == 0.0 and not view.state.waiting)
         await pilot.pause()
-        rows = view.render().plain.split("\n")
+        rows = view.drawn().plain.split("\n")
         draw = rows[-1]
         assert draw.count("%") == 1 and "100%" in draw and "▸" in draw  # one bar at 100 %, the one taken
         assert "not used at temperature 0" in rows[3]
@@ -130,7 +130,7 @@ async def test_f9_at_temperature_zero_ends_in_one_bar_at_100_percent_and_a_knob_
         app.query_one("#knob-top_k", Slider).value = 2
         await wait_until(pilot, lambda: view.state.target.params.top_k == 2 and not view.state.waiting)
         await pilot.pause()
-        rows = view.render().plain.split("\n")
+        rows = view.drawn().plain.split("\n")
         assert rows[3].split()[:2] == ["top-k", "2"] and rows[-1].count("%") == 2  # two characters left
         assert rows[0] == before[0]  # the raw distribution does not depend on the knobs
 
@@ -181,11 +181,11 @@ async def test_a_model_without_attention_says_so_instead_of_an_empty_grid(
         await pilot.press("f8", "f9")
         view = attention(app)
         await explained(pilot, view)
-        plain = view.render().plain
+        plain = view.drawn().plain
         assert "v1 has no attention layers" in plain and "no attention to show" in plain
         assert "heads" not in plain and view.border_title == "attention"
         await pilot.press("shift+right")  # nothing to cycle, nothing breaks
-        assert pipeline(app).render().plain.startswith("raw")  # the sampler still has its stages
+        assert pipeline(app).drawn().plain.startswith("raw")  # the sampler still has its stages
 
 
 async def test_the_keys_are_in_the_footer_only_while_the_view_is_open(make_child_app) -> None:
@@ -196,4 +196,4 @@ async def test_the_keys_are_in_the_footer_only_while_the_view_is_open(make_child
         await press_now(pilot, "f8")
         await pilot.pause()
         assert app.check_action("attention_layer", (1,)) is True
-        assert "Send a prompt" in attention(app).render().plain  # nothing to explain yet
+        assert "Send a prompt" in attention(app).drawn().plain  # nothing to explain yet

@@ -13,6 +13,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.content import Content, Span
 from textual.style import Style
 from textual.widgets import Static
@@ -84,16 +86,20 @@ def grid(e: Explanation, window: str, layer: int, head: int, chosen: Style) -> C
     return Content("\n").join(lines)
 
 
-class AttentionView(Static):
-    """Where the model looked for the step in view (see the module docstring)."""
+class AttentionView(VerticalScroll):
+    """Where the model looked for the step in view (see the module docstring). It scrolls: a
+    long window at a small terminal size is not cut off."""
 
     COMPONENT_CLASSES = set(WEIGHT_CLASSES) | {CHOSEN_CLASS}
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__("", id=id, markup=False)
+        super().__init__(id=id, can_focus=False)
         self.state = Shown()
         self.layer_index = 0
         self.head_index = ALL_HEADS
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="attention-body", markup=False)
 
     def on_mount(self) -> None:
         self.border_subtitle = KEYS_HINT
@@ -127,9 +133,11 @@ class AttentionView(Static):
             self.border_title = (
                 f"attention · layer {self.layer_index + 1}/{e.n_layer} · {head_name(self.head_index, e.n_head)}"
             )
-        self.refresh(layout=True)
+        if self.is_mounted:
+            self.query_one("#attention-body", Static).update(self.drawn())
 
-    def render(self) -> Content:
+    def drawn(self) -> Content:
+        """What the view shows now: a note, or the window coloured and the grid."""
         state, e = self.state, self.state.explanation
         target = state.target
         where = (

@@ -94,6 +94,10 @@ class PipelineView(Static):
         return list(state.explanation.stages) if state.explanation is not None else []
 
     def render(self) -> Content:
+        return self.drawn()
+
+    def drawn(self) -> Content:
+        """What the view shows now: one row per stage, or a note."""
         state = self.state
         target = state.target
         if state.live is not None:
