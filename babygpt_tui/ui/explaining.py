@@ -104,6 +104,8 @@ class Explainer:
             self._ask(replace(target, params=params))
 
     def reply_ended(self) -> None:
+        """The live step is over; the views show the new last character (unless inspecting)."""
+        self.shown = replace(self.shown, live=None)
         if not self.inspecting:
             self._ask(self._last_target())
 
@@ -132,9 +134,6 @@ class Explainer:
             return False
         self.shown = replace(self.shown, live=batch.pipeline)
         return True
-
-    def generating_ended(self) -> None:
-        self.shown = replace(self.shown, live=None)
 
     # ----- requests ----------------------------------------------------------------------------
     def _watch(self) -> None:
