@@ -25,9 +25,10 @@ async def both_views_open(pilot) -> None:
     app.query_one("#seed-value", Input).value = "7"
     await send(pilot, "明月")
     await finished(pilot)
-    await pilot.press("f8", "f9", "shift+right", "shift+down")  # layer 2, head 1
+    await pilot.press("f8", "f9")
     for view in (app.query_one(AttentionView), app.query_one(PipelineView)):
         await wait_until(pilot, lambda v=view: v.state.explanation is not None and not v.state.waiting)
+    await pilot.press("shift+right", "shift+down")  # layer 2, head 1
     await pilot.pause(0.3)  # the layout settles
 
 

@@ -25,7 +25,7 @@ from ..token_info import shown as visible
 
 # Absolute weights, so a head that spreads itself evenly looks pale and one that stares at one
 # character lights it up (relative to the heaviest, an even spread would look like a stare):
-WEIGHT_EDGES = (0.03, 0.08, 0.15, 0.3, 0.5)  # bucket i holds weights in [EDGES[i-1], EDGES[i])
+WEIGHT_EDGES = (0.02, 0.04, 0.08, 0.15, 0.3)  # bucket i holds weights in [EDGES[i-1], EDGES[i])
 WEIGHT_CLASSES = tuple(f"attention--{i}" for i in range(len(WEIGHT_EDGES) + 1))
 CHOSEN_CLASS = "attention--chosen"
 ALL_HEADS = -1

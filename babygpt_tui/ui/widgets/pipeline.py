@@ -81,9 +81,11 @@ class PipelineView(Static):
         self.border_title = title(self.state)
 
     def show(self, state: Shown) -> None:
+        rows = len(self.rows)
         self.state = state
         self.border_title = title(state)
-        self.refresh()
+        # a new height (a note → the stages) needs a layout pass; a live step only a repaint
+        self.refresh(layout=len(self.rows) != rows or not rows)
 
     @property
     def rows(self) -> list[Stage]:
