@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--markdown", metavar="PATH", help="engine: also write the tables as Markdown (for the README)")
     p.add_argument(
-        "--tokens", type=int, default=None, help="tui, serve: tokens per reply (default 500; 200 with --quick)"
+        "--tokens", type=int, default=None, help="tui, serve, explain: tokens per reply (default 500; 200 with --quick)"
     )
 
     p = sub.add_parser("serve", help="serve the model over an OpenAI-compatible HTTP API")

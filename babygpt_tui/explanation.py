@@ -18,6 +18,7 @@ Wire form (a JSON object):
                       probability there, or null), top (the most likely survivors)
     drawn             the token the draw picked (greedy: the most likely)
     actual            the actual next character and its raw probability, or null
+    window            the characters seen, positions start .. position ("" when not sent)
 
 A live step of a reply (`StepStages`, sent while the TUI's pipeline view watches a reply) is
 {step, stages, drawn} in the same form: the stages of the step and the token the reply took.
@@ -80,6 +81,7 @@ class Explanation:
     stages: tuple[Stage, ...]
     drawn: Candidate
     actual: Candidate | None = None  # with its raw probability
+    window: str = ""  # the characters seen (start .. position), as the model's vocabulary has them
 
     @property
     def n_layer(self) -> int:
@@ -127,6 +129,7 @@ def to_wire(e: Explanation) -> dict[str, Any]:
         "stages": _stages_to_wire(e.stages),
         "drawn": _candidate_to_wire(e.drawn),
         "actual": None if e.actual is None else _candidate_to_wire(e.actual),
+        "window": e.window,
     }
 
 
@@ -220,6 +223,9 @@ def from_wire(obj: Any) -> Explanation:
     if attention is not None and any(len(h) != position - start + 1 for layer in attention for h in layer):
         raise ExplanationFormatError(f"{where}: attention rows must have position - start + 1 weights")
     actual_obj = obj.get("actual")
+    window = obj.get("window", "")
+    if not isinstance(window, str) or (window and len(window) != position - start + 1):
+        raise ExplanationFormatError(f"{where}: 'window' must be the position - start + 1 characters seen")
     return Explanation(
         position,
         start,
@@ -228,6 +234,7 @@ def from_wire(obj: Any) -> Explanation:
         _stages(_field(obj, "stages", list, where)),
         _candidate(_field(obj, "drawn", dict, where), "drawn"),
         None if actual_obj is None else _candidate(actual_obj, "actual"),
+        window,
     )
 
 

@@ -3,7 +3,8 @@
 - engine (default): decode/prefill speed of the engine against the original loop, HF and the floor;
 - tui: the TUI's decode rate against the bare engine, slider latency and cold start;
 - floor: the memory-bandwidth floor of the reference model alone;
-- train: training tokens/s of 1 process vs 2 data-parallel processes (bench/train_ddp.py).
+- train: training tokens/s of 1 process vs 2 data-parallel processes (bench/train_ddp.py);
+- explain: the TUI's decode speed with the sampler pipeline view open vs closed (bench/explain.py).
 
 Each is also `python -m babygpt_tui.bench.<suite|tui|floor>`. Knob for tests and quick looks:
 BABYGPT_TUI_BENCH_REFERENCE (or --reference) sets the random-weight model's size ("off" skips it),
@@ -23,11 +24,12 @@ from .common import bundled_model_path
 
 if TYPE_CHECKING:
     from ..bench.suite import Options
+    from ..bench.tui import TuiOptions
     from ..engine.model import ModelConfig
 
 REFERENCE_ENV = "BABYGPT_TUI_BENCH_REFERENCE"
 PIPE_WIDTH = 150
-BENCHMARKS = ("engine", "tui", "floor", "serve", "train")  # `babygpt-tui bench WHAT`
+BENCHMARKS = ("engine", "tui", "floor", "serve", "train", "explain")  # `babygpt-tui bench WHAT`
 
 
 def parse_reference(spec: str | None) -> ModelConfig | None:
@@ -99,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     what = getattr(args, "what", None) or "engine"
     if what == "tui":
         return run_tui(args)
+    if what == "explain":
+        return run_explain(args)
     if what == "floor":
         return run_floor(args)
     if what == "serve":
@@ -156,6 +160,37 @@ def run_tui(args: argparse.Namespace) -> int:
     )
     doc = run_tui_bench(options, progress=lambda msg: print(f"… {msg}", file=sys.stderr))
     print(render_tui_bench(doc))
+    if json_dest := getattr(args, "json", None):
+        write_json(doc, json_dest)
+    return 0
+
+
+def _tui_options(args: argparse.Namespace, tokens: int, quick_tokens: int) -> TuiOptions:
+    """The model, threads, dtype and size of a benchmark that runs the TUI (tui, explain)."""
+    from ..bench.tui import TuiOptions
+
+    model = getattr(args, "model", None) or str(bundled_model_path())
+    if not Path(model).exists():
+        raise UserError(f"{model}: no such model file (bench {args.what} generates with it); pass --model PATH")
+    threads = getattr(args, "threads", None) or 0
+    if threads < 0:
+        raise UserError(f"--threads = {threads} must be at least 1")
+    return TuiOptions(
+        model=model,
+        reps=_reps(args, 3, 1),
+        tokens=getattr(args, "tokens", None) or (quick_tokens if args.quick else tokens),
+        presses=10 if args.quick else 30,
+        dtype=getattr(args, "dtype", None) or "float32",
+        threads=threads,
+    )
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from ..bench.explain import render_explain_bench, run_explain_bench
+    from ..bench.report import write_json
+
+    doc = run_explain_bench(_tui_options(args, 1500, 300), progress=lambda msg: print(f"… {msg}", file=sys.stderr))
+    print(render_explain_bench(doc))
     if json_dest := getattr(args, "json", None):
         write_json(doc, json_dest)
     return 0

@@ -77,7 +77,8 @@ def explain(
     raw = stages[0].actual
     actual = Candidate(actual_id, chars[actual_id], raw) if actual_id is not None and raw is not None else None
     note = no_attention_note(model.config, layout)
-    return Explanation(position, start, _as_weights(rows) if rows else None, note, stages, drawn, actual)
+    window = "".join(chars[i] for i in ids[start : position + 1])
+    return Explanation(position, start, _as_weights(rows) if rows else None, note, stages, drawn, actual, window)
 
 
 def explain_context(

@@ -31,11 +31,13 @@ from . import unsaved, watchdog
 from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
+from .explaining import Explainer
 from .lifecycle import Knobs, Outcome, ReplyLifecycle
 from .messages import (
     CapabilitiesChanged,
     EngineLog,
     EngineStopped,
+    ExplanationReady,
     GenerationFinished,
     ModelLoaded,
     ModelLoadFailed,
@@ -48,9 +50,11 @@ from .messages import (
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
+from .widgets.attention import AttentionView
 from .widgets.gauge import Gauge
 from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
+from .widgets.pipeline import PipelineView
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.stop_control import StopControl
@@ -63,6 +67,11 @@ class BabyGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "babygpt-tui"
     BINDINGS = [
+        # first, so the footer has room for them while the attention view (F8) is open
+        Binding("shift+right", "attention_layer(1)", "Layer", key_display="⇧←→"),
+        Binding("shift+left", "attention_layer(-1)", "Layer", show=False),
+        Binding("shift+down", "attention_head(1)", "Head", key_display="⇧↑↓"),
+        Binding("shift+up", "attention_head(-1)", "Head", show=False),
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
@@ -78,6 +87,8 @@ class BabyGPTApp(App[None]):
         Binding("f4", "inspect", "Inspect", show=False),
         Binding("left_square_bracket", "alternative(-1)", "Prev reply", show=False),
         Binding("right_square_bracket", "alternative(1)", "Next reply", show=False),
+        Binding("f8", "toggle_attention", "Attention", show=False),  # in the help and the palette: the footer is full
+        Binding("f9", "toggle_pipeline", "Sampler", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
 
@@ -96,6 +107,7 @@ class BabyGPTApp(App[None]):
         options = options or StartOptions()
         self.replies = ReplyLifecycle(self.chat, self.engine.send, self._start_engine, options.context_keep)
         self.sessions = SessionController(self, options)
+        self.explainer = Explainer(self.chat, lambda request: self.engine.send(request))
         self.exit_signal: int | None = None  # SIGTERM/SIGHUP that ended the app
         self.load_error: ModelLoadFailed | None = None  # the model could not be loaded (exit 2 or 1)
 
@@ -104,6 +116,8 @@ class BabyGPTApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield Transcript(id="transcript").data_bind(BabyGPTApp.heatmap)
+                yield AttentionView(id="attention")
+                yield PipelineView(id="pipeline")
                 yield PromptInput(id="prompt")
             with Vertical(id="sidebar"):
                 yield Gauge(id="gauge")
@@ -149,6 +163,8 @@ class BabyGPTApp(App[None]):
             self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
         self.query_one(Gauge).set_block_size(info.block_size)
         self.render_outcome(self.replies.loaded(info))
+        self.explainer.loaded(info, self.engine.capabilities)
+        self._show_explained()
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
         self.replies.load_failed()
@@ -178,6 +194,7 @@ class BabyGPTApp(App[None]):
         caps = message.capabilities
         self.query_one(SamplingPanel).set_unavailable(caps.refused_knobs)
         self.query_one(Inspector).set_probabilities_note(caps.unavailable("probabilities"))
+        self.explainer.set_capabilities(caps)
 
     def on_reply_started(self, message: ReplyStarted) -> None:
         self.render_outcome(self.replies.started(message.started))
@@ -189,6 +206,8 @@ class BabyGPTApp(App[None]):
                 if (turn := self.replies.tokens(batch)) is not None:
                     self.query_one(Transcript).update_turn(turn)
                     self.query_one(Gauge).update_live(batch)
+                    if self.explainer.tokens(batch):
+                        self.query_one(PipelineView).show(self.explainer.shown)
         finally:
             self.engine.ack(batch.turn)  # back-pressure: the engine may send the next batch
 
@@ -202,6 +221,8 @@ class BabyGPTApp(App[None]):
         except NoMatches:
             return  # the app is closing
         self.sessions.reply_ended()  # autosave
+        self.explainer.reply_ended()
+        self._show_explained()
         if (knobs := self.replies.take_regenerate()) is not None:
             self.render_outcome(self.replies.regenerate(knobs))
 
@@ -240,6 +261,8 @@ class BabyGPTApp(App[None]):
         self.engine.send(SetParams(message.params))  # the running reply reads it before its next token
         if (outcome := self.replies.knobs_moved()).notes:
             self.render_outcome(outcome)  # a replay follows its stored settings: say so
+        self.explainer.knobs_changed(message.params)
+        self._show_explained()
 
     def on_session_written(self, message: SessionWritten) -> None:
         self.sessions.written(message)  # an autosave finished in its thread
@@ -255,6 +278,17 @@ class BabyGPTApp(App[None]):
 
     def on_inspect_mode_inspected(self, message: InspectMode.Inspected) -> None:
         self.query_one(Inspector).show(message.turn, message.index, message.number, message.pick)
+        self.explainer.inspected(message.turn, message.index, message.number)
+        self._show_explained()
+
+    def on_explanation_ready(self, message: ExplanationReady) -> None:
+        if self.explainer.answered(message.explained):
+            self._show_explained()
+
+    def _show_explained(self) -> None:
+        with suppress(NoMatches):  # the app is closing
+            self.query_one(AttentionView).show(self.explainer.shown)
+            self.query_one(PipelineView).show(self.explainer.shown)
 
     def on_inspector_branch(self, message: Inspector.Branch) -> None:
         """Rewrite a reply from the inspected character on, with the picked alternative forced."""
@@ -278,6 +312,8 @@ class BabyGPTApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Stop shows dimmed in the footer when no reply runs. Regenerate, Copy and Replay stay
         live: with no turn (or a reply running) they say why instead of doing nothing."""
+        if action.startswith("attention_") and not self.explainer.attention:
+            return False  # Shift+arrows cycle the attention view's layer and head only while it is open
         if action == "stop" and not self.chat.generating:
             return None
         return True
@@ -337,6 +373,26 @@ class BabyGPTApp(App[None]):
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)
+
+    def action_toggle_attention(self) -> None:
+        """F8: where the model looked, for the inspected character (inspect mode starts with it)."""
+        opened = self.explainer.toggle("attention")
+        self.query_one(AttentionView).set_class(opened, "-open")
+        if opened and self.query_one(Transcript).cursor is None and self.chat.last_reply():
+            self.action_inspect()
+        self._show_explained()
+        self.refresh_bindings()
+
+    def action_toggle_pipeline(self) -> None:
+        """F9: each sampler stage's distribution, live while a reply streams."""
+        self.query_one(PipelineView).set_class(self.explainer.toggle("pipeline"), "-open")
+        self._show_explained()
+
+    def action_attention_layer(self, step: int) -> None:
+        self.query_one(AttentionView).cycle_layer(step)
+
+    def action_attention_head(self, step: int) -> None:
+        self.query_one(AttentionView).cycle_head(step)
 
     def action_branch_here(self) -> None:
         self.action_inspect(pick=True)

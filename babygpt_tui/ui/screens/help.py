@@ -28,6 +28,9 @@ KEYS = [
     ("F4 / click", "inspect a reply character: probability, rank, settings, top alternatives"),
     ("inspecting", "← → ↑ ↓ Home End PgUp PgDn move · Enter: to the alternatives · Esc: leave"),
     ("alternatives", "↑ ↓ then Enter, or a click: branch — a new turn from there with that character"),
+    ("F8", "attention: the text the inspected character was predicted from, coloured by where the model looked"),
+    ("Shift+← →  ↑ ↓", "with F8 open: the next layer · the next head (or all heads averaged)"),
+    ("F9", "sampler pipeline: the top candidates after each knob, in order; live while a reply streams"),
     ("Tab / Shift+Tab", "move between the prompt, the transcript and the knobs"),
     ("← → ↑ ↓", "on a slider: one step (PageUp / PageDown: ten, Home / End: the ends)"),
     ("mouse", "click or drag a slider; scroll the transcript"),
@@ -59,6 +62,12 @@ PALETTE = [  # (title, help, app action): every action is also in the command pa
     ("Toggle heat-map", "Colour replies by each character's probability (Ctrl+T)", "toggle_heatmap"),
     ("Inspect tokens", "Cursor on the last reply: probabilities and alternatives (F4)", "inspect"),
     ("Branch here…", "Pick an alternative for the inspected character; a new turn goes on from it", "branch_here"),
+    (
+        "Attention view",
+        "Where the model looked for the inspected character, per layer and head (F8)",
+        "toggle_attention",
+    ),
+    ("Sampler pipeline view", "Each sampling stage's top candidates, live while generating (F9)", "toggle_pipeline"),
     ("Help", "Keys and knobs (F1)", "help"),
 ]
 
