@@ -16,6 +16,7 @@ from contextlib import suppress
 from functools import partial
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -47,10 +48,12 @@ from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
 from .widgets.gauge import Gauge
+from .widgets.heat_palette import HEAT_ENCODING_NAMES, HeatEncoding
 from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
+from .widgets.sidebar import Sidebar, SidebarLayout
 from .widgets.transcript import Transcript
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -61,6 +64,7 @@ class BabyGPTApp(App[None]):
     TITLE = "babygpt-tui"
     BINDINGS = [
         Binding("escape", "stop", "Stop"),
+        Binding("escape", "focus_prompt", "Prompt", show=False),  # when there is nothing to stop
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
         Binding("f5", "reset_knobs", "Reset"),
@@ -72,9 +76,11 @@ class BabyGPTApp(App[None]):
         Binding("f3", "replay_last", "Replay"),
         Binding("ctrl+s", "save_now", "Save", show=False),
         Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
+        Binding("ctrl+g", "toggle_heat_encoding", "Heat colours/marks", show=False),
         Binding("f4", "inspect", "Inspect", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
+    heat_encoding: reactive[HeatEncoding] = reactive("colour")  # or "marks": text styles, no colour
 
     def __init__(
         self,
@@ -100,7 +106,7 @@ class BabyGPTApp(App[None]):
             with Vertical(id="chat"):
                 yield Transcript(id="transcript").data_bind(BabyGPTApp.heatmap)
                 yield PromptInput(id="prompt")
-            with Vertical(id="sidebar"):
+            with Sidebar(id="sidebar"):
                 yield Gauge(id="gauge")
                 yield Inspector(id="inspector").data_bind(BabyGPTApp.heatmap)
                 yield SamplingPanel(self.params, id="knobs")
@@ -262,6 +268,15 @@ class BabyGPTApp(App[None]):
 
     def action_stop(self) -> None:
         self.replies.stop()
+        self.action_focus_prompt()
+
+    def action_focus_prompt(self) -> None:
+        """Esc: back to the prompt from anywhere (after stopping a reply, if one streams)."""
+        self.query_one(Sidebar).close_overlay()
+        self.query_one(PromptInput).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one(Sidebar).apply_layout(SidebarLayout.for_width(event.size.width))
 
     def action_regenerate(self) -> None:
         self.render_outcome(self.replies.regenerate(self.knobs()))
@@ -298,12 +313,19 @@ class BabyGPTApp(App[None]):
         self.query_one(SamplingPanel).toggle_seed_mode()
 
     def action_toggle_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-hidden")
+        self.query_one(Sidebar).toggle()
 
     def action_toggle_heatmap(self) -> None:
         self.heatmap = not self.heatmap
         if self.heatmap and (why := self.engine.capabilities.unavailable("probabilities")):
             self.notify(f"Heat-map: {why}.", severity="warning")
+
+    def action_toggle_heat_encoding(self) -> None:
+        self.heat_encoding = "marks" if self.heat_encoding == "colour" else "colour"
+        self.notify(f"Heat-map bands: {HEAT_ENCODING_NAMES[self.heat_encoding]}.")
+
+    def watch_heat_encoding(self) -> None:
+        self.query("ReplyChunk, HeatLegend").refresh()
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)
