@@ -22,11 +22,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Load, SamplingParams, SetParams
+from ..escape import MULTILINE, escape_controls
 from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
@@ -227,6 +229,10 @@ class BabyGPTApp(App[None]):
     def on_session_written(self, message: SessionWritten) -> None:
         self.sessions.written(message)  # an autosave finished in its thread
 
+    def on_gauge_speed(self, message: Gauge.Speed) -> None:
+        """Tokens/s under the prompt too: seen with the sidebar hidden or folded away."""
+        self.query_one(PromptInput).border_subtitle = message.text
+
     def on_typed_text(self, message: TypedText) -> None:
         """Typing while a slider or the transcript has focus goes to the prompt."""
         prompt = self.query_one(PromptInput)
@@ -245,6 +251,26 @@ class BabyGPTApp(App[None]):
             self.notify(f"Branching is {why}: it forces the model's own token ids.", severity="warning")
             return
         self.render_outcome(self.replies.branch(message.turn, message.index, message.choice.id, self.knobs()))
+
+    # Text from files (a session's name, a model's metadata, vocabulary characters) reaches the
+    # header and notifications: control characters are shown as escapes, never sent raw.
+    def validate_title(self, title: str) -> str:
+        return escape_controls(title)
+
+    def validate_sub_title(self, sub_title: str) -> str:
+        return escape_controls(sub_title)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        message, title = escape_controls(message, keep=MULTILINE), escape_controls(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self.sessions.on_quit()  # a running reply is stopped, kept and saved

@@ -4,7 +4,11 @@
   prompt (sliders do it themselves; the seed box takes digits as its own), so typing is never
   lost because focus happened to be on a control;
 - knows how it is shown (`-hidden` by Ctrl+B; on a narrow terminal `-overlay`, drawn over the
-  transcript while it is open, see `SidebarLayout`).
+  transcript while it is open, see `SidebarLayout`), and tells the screen (`-sidebar-shown`):
+  notifications then stay left of it. Textual's compositor cuts every line at each widget's edge
+  and a wide character lying across a cut is drawn as two spaces, so a toast spanning the
+  transcript/sidebar border lost a CJK character ('  江花月夜' for '春江花月夜'); over the
+  transcript alone there is no edge inside the toast.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ class Sidebar(Vertical):
         event.stop()
         self.post_message(TypedText(event.text))
 
+    def on_mount(self) -> None:
+        self._sync_screen()
+
+    def _sync_screen(self) -> None:
+        self.screen.set_class(self.shown, "-sidebar-shown")
+
     @property
     def shown(self) -> bool:
         """Whether the sidebar is on screen now (not hidden, and open if it is an overlay)."""
@@ -56,6 +66,7 @@ class Sidebar(Vertical):
             return
         self.set_class(layout.overlay, "-overlay")
         self.remove_class("-open")
+        self._sync_screen()
 
     def toggle(self) -> None:
         """Ctrl+B: show or hide (as an overlay: open or close)."""
@@ -63,13 +74,16 @@ class Sidebar(Vertical):
             self.toggle_class("-open")
         else:
             self.toggle_class("-hidden")
+        self._sync_screen()
 
     def reveal(self) -> None:
         """Make sure it is on screen (inspecting needs the inspector)."""
         self.remove_class("-hidden")
         if self.has_class("-overlay"):
             self.add_class("-open")
+        self._sync_screen()
 
     def close_overlay(self) -> None:
         """Esc: an open overlay goes, so the prompt and the transcript are whole again."""
         self.remove_class("-open")
+        self._sync_screen()
