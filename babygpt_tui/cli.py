@@ -36,7 +36,12 @@ def _add_model_args(p: argparse.ArgumentParser, sub: bool = True, layout: bool =
     )
     p.add_argument("--device", default=d, help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--dtype", default=d, help="auto (default), float32, bfloat16 or float16")
-    p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=d,
+        help="torch CPU threads (default: torch's own, one per core; serve: one fewer)",
+    )
     if not layout:  # bench times every dtype itself and reads the file's own layout
         return
     p.add_argument(
@@ -253,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdio", action="store_true", help="speak the protocol on stdin/stdout")
     p.add_argument("--token-delay", type=float, default=0.0, metavar="S", help="sleep S seconds per token")
 
-    p = sub.add_parser("paths", help="print where config and sessions live")
+    p = sub.add_parser("paths", help="print where config, sessions, exports and the TUI's state live")
 
     p = sub.add_parser("config", help="show or initialise config.toml")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)

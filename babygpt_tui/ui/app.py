@@ -231,7 +231,8 @@ class BabyGPTApp(App[None]):
 
     def on_gauge_speed(self, message: Gauge.Speed) -> None:
         """Tokens/s under the prompt too: seen with the sidebar hidden or folded away."""
-        self.query_one(PromptInput).border_subtitle = message.text
+        with suppress(NoMatches):  # the app is closing, its widgets are gone
+            self.query_one(PromptInput).border_subtitle = message.text
 
     def on_typed_text(self, message: TypedText) -> None:
         """Typing while a slider or the transcript has focus goes to the prompt."""
