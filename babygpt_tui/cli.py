@@ -41,7 +41,12 @@ def _add_model_args(p: argparse.ArgumentParser, sub: bool = True, layout: bool =
         help="auto (default: the fastest here within 0.01 nats/char of float32), float32, bfloat16, float16 "
         "or int8 (int8 weights, bfloat16 activations)",
     )
-    p.add_argument("--threads", type=int, default=d, help="torch CPU threads (default: one per core)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=d,
+        help="torch CPU threads (default: torch's own, one per core; serve: one fewer)",
+    )
     p.add_argument(
         "--compile",
         action="store_true",
@@ -271,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stdio", action="store_true", help="speak the protocol on stdin/stdout")
     p.add_argument("--token-delay", type=float, default=0.0, metavar="S", help="sleep S seconds per token")
 
-    p = sub.add_parser("paths", help="print where config and sessions live")
+    p = sub.add_parser("paths", help="print where config, sessions, exports and the TUI's state live")
 
     p = sub.add_parser("config", help="show or initialise config.toml")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)

@@ -1,9 +1,11 @@
 """Where babygpt-tui keeps what it writes: one module, so nothing else hard-codes a location.
 
 By default the platform's conventions (platformdirs): the user config dir holds `config.toml`,
-the user data dir holds `sessions/`. The environment variable BABYGPT_TUI_HOME relocates both
-under one folder (`$BABYGPT_TUI_HOME/config/config.toml`, `$BABYGPT_TUI_HOME/sessions/`), so
-tests never touch the real home and a portable install can live on a USB stick.
+the user data dir holds `sessions/`, `exports/` (sessions exported from the TUI) and `state.json`
+(what the TUI remembers between launches: theme, heat-map — not settings, which are
+config.toml's). The environment variable BABYGPT_TUI_HOME relocates them all under one folder
+(`$BABYGPT_TUI_HOME/config/config.toml`, `$BABYGPT_TUI_HOME/sessions/`, …), so tests never
+touch the real home and a portable install can live on a USB stick.
 
 Nothing here creates directories: reading a path must not leave traces; writers create them.
 """
@@ -19,6 +21,8 @@ APP_NAME = "babygpt-tui"
 HOME_ENV = "BABYGPT_TUI_HOME"
 CONFIG_FILE = "config.toml"
 SESSIONS_DIR = "sessions"
+EXPORTS_DIR = "exports"
+STATE_FILE = "state.json"
 
 
 def home_override() -> Path | None:
@@ -51,3 +55,13 @@ def config_path() -> Path:
 def sessions_dir() -> Path:
     """The folder of saved sessions, one JSON file each (it may not exist yet)."""
     return data_dir() / SESSIONS_DIR
+
+
+def exports_dir() -> Path:
+    """Where the TUI writes exported sessions (Markdown, JSON), next to sessions/."""
+    return data_dir() / EXPORTS_DIR
+
+
+def state_path() -> Path:
+    """The TUI's remembered state (theme, heat-map on/off and encoding); it may not exist."""
+    return data_dir() / STATE_FILE

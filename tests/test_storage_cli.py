@@ -40,10 +40,12 @@ class FakeTTY(io.StringIO):
         return True
 
 
-def test_paths_prints_config_and_sessions_locations(capsys) -> None:
+def test_paths_prints_config_sessions_exports_and_state_locations(capsys) -> None:
     code, out, err = run(capsys, "paths")
     assert code == 0 and err == ""
     assert str(paths.config_path()) in out and str(paths.sessions_dir()) in out
+    assert f"exports   {paths.exports_dir()}" in out and str(paths.state_path()) in out
+    assert paths.exports_dir() == paths.data_dir() / "exports"  # where the TUI's exports go
     assert "not created yet" in out and "BABYGPT_TUI_HOME=" in out
 
 

@@ -73,12 +73,23 @@ def _paths(args: argparse.Namespace, console: Console) -> int:
         sessions_note = f"({count} session{'s' if count != 1 else ''})"
     except SessionError as e:
         sessions_note = f"({e})"
-    rows = [("WHAT", "PATH", ""), ("config", config, f"({config_note})"), ("sessions", sessions, sessions_note)]
+    exports, state = paths.exports_dir(), paths.state_path()
+    rows = [
+        ("WHAT", "PATH", ""),
+        ("config", config, f"({config_note})"),
+        ("sessions", sessions, sessions_note),
+        ("exports", exports, _note(exports, "sessions exported from the TUI, Markdown or JSON")),
+        ("state", state, _note(state, "theme and heat-map, remembered between launches")),
+    ]
     _print_rows(console, rows, ("", "", "dim"))
     home = paths.home_override()
     if home is not None:
-        console.print(_text(f"{paths.HOME_ENV}={home} relocates both", style="dim"))
+        console.print(_text(f"{paths.HOME_ENV}={home} relocates them all", style="dim"))
     return 0
+
+
+def _note(path: Path, what: str) -> str:
+    return f"({what})" if path.exists() else f"(not created yet: {what})"
 
 
 def _show_value(key: str, value: Any) -> str:

@@ -70,17 +70,20 @@ def server_connector(settings: Settings, sources: Sources, api_key: str | None) 
 def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
     """The chat app, or (settings, --session or the model unusable) an app showing the error."""
     from ..ui.app import BabyGPTApp
-    from ..ui.screens.error import StartupErrorApp
+    from ..ui.screens.error import SESSION_FIXES, StartupErrorApp
     from ..ui.session_controller import StartOptions
 
     try:
         settings, sources = resolve_settings(args)
         connect = server_connector(settings, sources, getattr(args, "api_key", None)) if settings.server else None
         load = Load(settings.server) if settings.server else load_request(settings)
-        name = getattr(args, "session", None)
-        session = SessionStore().open_or_create(name) if name is not None else None
     except UserError as e:
         return StartupErrorApp(str(e)), e
+    try:
+        name = getattr(args, "session", None)
+        session = SessionStore().open_or_create(name) if name is not None else None
+    except UserError as e:  # the advice is about sessions, not config.toml
+        return StartupErrorApp(str(e), SESSION_FIXES), e
     flags = {
         key.rsplit(".", 1)[1]: value
         for key, value in settings_values(settings).items()

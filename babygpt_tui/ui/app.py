@@ -16,18 +16,21 @@ from contextlib import suppress
 from functools import partial
 from typing import Any
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Load, SamplingParams, SetParams
 from . import unsaved, watchdog
+from ..escape import MULTILINE, escape_controls
 from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
@@ -52,12 +55,14 @@ from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
 from .widgets.attention import AttentionView
 from .widgets.gauge import Gauge
+from .widgets.heat_palette import HEAT_ENCODING_NAMES, HeatEncoding
 from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
 from .widgets.pipeline import PipelineView
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
 from .widgets.stop_control import StopControl
+from .widgets.sidebar import Sidebar, SidebarLayout
 from .widgets.transcript import Transcript
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -73,6 +78,7 @@ class BabyGPTApp(App[None]):
         Binding("shift+down", "attention_head(1)", "Head", key_display="⇧↑↓"),
         Binding("shift+up", "attention_head(-1)", "Head", show=False),
         Binding("escape", "stop", "Stop"),
+        Binding("escape", "focus_prompt", "Prompt", show=False),  # when there is nothing to stop
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
         Binding("f5", "reset_knobs", "Reset"),
@@ -84,6 +90,7 @@ class BabyGPTApp(App[None]):
         Binding("f3", "replay_last", "Replay"),
         Binding("ctrl+s", "save_now", "Save", show=False),
         Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
+        Binding("ctrl+g", "toggle_heat_encoding", "Heat colours/marks", show=False),
         Binding("f4", "inspect", "Inspect", show=False),
         Binding("left_square_bracket", "alternative(-1)", "Prev reply", show=False),
         Binding("right_square_bracket", "alternative(1)", "Next reply", show=False),
@@ -91,6 +98,7 @@ class BabyGPTApp(App[None]):
         Binding("f9", "toggle_pipeline", "Sampler", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
+    heat_encoding: reactive[HeatEncoding] = reactive("colour")  # or "marks": text styles, no colour
 
     def __init__(
         self,
@@ -119,7 +127,7 @@ class BabyGPTApp(App[None]):
                 yield AttentionView(id="attention")
                 yield PipelineView(id="pipeline")
                 yield PromptInput(id="prompt")
-            with Vertical(id="sidebar"):
+            with Sidebar(id="sidebar"):
                 yield Gauge(id="gauge")
                 yield Inspector(id="inspector").data_bind(BabyGPTApp.heatmap)
                 yield SamplingPanel(self.params, id="knobs")
@@ -267,6 +275,11 @@ class BabyGPTApp(App[None]):
     def on_session_written(self, message: SessionWritten) -> None:
         self.sessions.written(message)  # an autosave finished in its thread
 
+    def on_gauge_speed(self, message: Gauge.Speed) -> None:
+        """Tokens/s under the prompt too: seen with the sidebar hidden or folded away."""
+        with suppress(NoMatches):  # the app is closing, its widgets are gone
+            self.query_one(PromptInput).border_subtitle = message.text
+
     def on_typed_text(self, message: TypedText) -> None:
         """Typing while a slider or the transcript has focus goes to the prompt."""
         prompt = self.query_one(PromptInput)
@@ -301,6 +314,26 @@ class BabyGPTApp(App[None]):
         """Ctrl+Q: with autosave off and unsaved turns, ask first (save / discard / cancel)."""
         unsaved.guard(self.sessions, "quit", self.exit)
 
+    # Text from files (a session's name, a model's metadata, vocabulary characters) reaches the
+    # header and notifications: control characters are shown as escapes, never sent raw.
+    def validate_title(self, title: str) -> str:
+        return escape_controls(title)
+
+    def validate_sub_title(self, sub_title: str) -> str:
+        return escape_controls(sub_title)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        message, title = escape_controls(message, keep=MULTILINE), escape_controls(title)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def exit(self, *args: Any, **kwargs: Any) -> None:
         self.sessions.on_quit()  # a running reply is stopped, kept and saved
         self.engine.close()
@@ -320,6 +353,15 @@ class BabyGPTApp(App[None]):
 
     def action_stop(self) -> None:
         self.replies.stop()
+        self.action_focus_prompt()
+
+    def action_focus_prompt(self) -> None:
+        """Esc: back to the prompt from anywhere (after stopping a reply, if one streams)."""
+        self.query_one(Sidebar).close_overlay()
+        self.query_one(PromptInput).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one(Sidebar).apply_layout(SidebarLayout.for_width(event.size.width))
 
     def action_regenerate(self) -> None:
         self.render_outcome(self.replies.regenerate(self.knobs()))
@@ -364,12 +406,19 @@ class BabyGPTApp(App[None]):
         self.notify("One poem per reply: on" if on else "One poem per reply: off (replies run to their length)")
 
     def action_toggle_sidebar(self) -> None:
-        self.query_one("#sidebar").toggle_class("-hidden")
+        self.query_one(Sidebar).toggle()
 
     def action_toggle_heatmap(self) -> None:
         self.heatmap = not self.heatmap
         if self.heatmap and (why := self.engine.capabilities.unavailable("probabilities")):
             self.notify(f"Heat-map: {why}.", severity="warning")
+
+    def action_toggle_heat_encoding(self) -> None:
+        self.heat_encoding = "marks" if self.heat_encoding == "colour" else "colour"
+        self.notify(f"Heat-map bands: {HEAT_ENCODING_NAMES[self.heat_encoding]}.")
+
+    def watch_heat_encoding(self) -> None:
+        self.query("ReplyChunk, HeatLegend").refresh()
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)

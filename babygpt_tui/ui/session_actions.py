@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from .app import BabyGPTApp
     from .session_controller import SessionController
 
-EXPORTS_DIR = "exports"  # under the user data dir, next to sessions/
-
 
 def note_other_model(app: BabyGPTApp, session: Session) -> None:
     """A session opened with another model than its own: its turns would not replay the same."""
@@ -61,7 +59,7 @@ def export(controller: SessionController, fmt: ExportFormat, info: SessionInfo |
         session = controller.finished_copy()
     else:
         session = controller.store.load_path(info.path)
-    path = paths.data_dir() / EXPORTS_DIR / f"{slugify(session.name)}.{fmt}"
+    path = paths.exports_dir() / f"{slugify(session.name)}.{fmt}"
     try:
         write_atomic(path, export_session(session, fmt).encode("utf-8"))
     except OSError as e:

@@ -23,6 +23,7 @@ from ..session_export import ExportFormat
 from ..session_store import SessionInfo, SessionStore, check_name
 from . import session_actions, unsaved
 from .session_saving import SessionSaving, writer
+from .widgets.gauge import Gauge
 from .widgets.prompt import PromptInput
 from .widgets.stop_control import StopControl
 from .widgets.transcript import Transcript
@@ -155,6 +156,7 @@ class SessionController(SessionSaving):
             panel.set_context_mode(session.context_mode)
         app.query_one(PromptInput).prompt_history = [t.prompt for t in session.turns if t.prompt]
         await app.query_one(Transcript).show_turns(session.turns)
+        app.query_one(Gauge).reset()  # the numbers were the other session's
         app.title = session.name
         self._saved = self._state() if on_disk else None
         app.refresh_bindings()

@@ -21,7 +21,16 @@ def backend(tiny_generator) -> WrappedBackend:
 
 
 @pytest.fixture
-def make_app(backend) -> Callable:
+def truecolor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's colour system is read from the environment (COLORTERM, TERM) when it is built:
+    pin it, so heat-map colours and snapshots do not depend on the terminal the tests run in.
+    A test of another colour system sets COLORTERM / TERM itself before building the app."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@pytest.fixture
+def make_app(backend, truecolor) -> Callable:
     """`make_app(params=..., start=..., **Options)` → a BabyGPTApp on the wrapped tiny model."""
     from babygpt_tui.api import Load, SamplingParams
     from babygpt_tui.ui.app import BabyGPTApp
@@ -37,7 +46,7 @@ def make_app(backend) -> Callable:
 
 
 @pytest.fixture
-def make_child_app(tiny_checkpoint) -> Callable:
+def make_child_app(tiny_checkpoint, truecolor) -> Callable:
     """`make_child_app(params=..., start=..., delay=S)` → a BabyGPTApp whose engine is a real
     `babygpt-tui engine --stdio` child process on a tiny checkpoint (`delay`: seconds per token)."""
     from babygpt_tui.api import Load, SamplingParams

@@ -212,6 +212,8 @@ async def test_small_terminal_still_shows_prompt_and_knobs(make_app) -> None:
         await ready(pilot)
         prompt = app.query_one(PromptInput)
         assert prompt.region.height >= 3 and prompt.region.bottom <= 23
+        assert prompt.region.width == 80  # the sidebar is an overlay below 90 columns, closed
+        await pilot.press("ctrl+b")
         temp = app.query_one("#knob-temperature", Slider)
         assert temp.region.width >= 20 and 0 < temp.region.y < 23
         reset = app.query_one("#reset-knobs")

@@ -141,7 +141,9 @@ async def test_arrow_keys_inspect_a_character_and_escape_leaves(make_child_app) 
         rows = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
         assert [row[1] for row in rows[:10]] == list(turn.records[2].alt_texts[:10])
         assert rows[[c.chosen for c in step.choices].index(True)].startswith("▸")
-        assert app.query_one("#sidebar").has_class("-inspecting") and not app.query_one("#knobs").display
+        assert app.query_one("#sidebar").has_class("-inspecting") and not app.query_one("#gauge").display
+        knobs = app.query_one("#knobs")  # the knobs stay reachable while inspecting
+        assert knobs.display and knobs.region.height >= 4 and knobs.region.y > inspector.region.y
         assert app.query_one(TurnView).cursor == 2
         await pilot.press("enter")  # to the alternatives; Esc there comes back to the cursor
         await wait_until(pilot, lambda: inspector.alternatives.has_focus)

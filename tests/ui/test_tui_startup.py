@@ -126,3 +126,33 @@ def test_a_corrupt_session_file_named_by_session_is_an_error_and_left_alone() ->
     app, error = tui.build_app(parse("--session", "poems.json"))
     assert isinstance(app, StartupErrorApp) and "newer babygpt-tui" in str(error)
     assert (store.directory / "poems.json").read_text(encoding="utf-8").startswith('{"schema_version": 99')
+
+
+async def test_a_corrupt_session_file_shows_session_advice_not_config_advice() -> None:
+    store = SessionStore()
+    store.directory.mkdir(parents=True, exist_ok=True)
+    (store.directory / "poems.json").write_text("{not json", encoding="utf-8")
+    app, error = tui.build_app(parse("--session", "poems"))
+    assert isinstance(app, StartupErrorApp) and error is not None
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await pilot.pause()
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "poems.json" in text and "sessions list" in text and "--session ANOTHER-NAME" in text
+        assert "config.example.toml" not in text and "config show" not in text
+
+
+async def test_control_characters_in_a_startup_error_are_shown_escaped() -> None:
+    app = StartupErrorApp("bad name 'x\x1b[2J\x1b]0;t\x07'")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorScreen))
+        await pilot.pause()
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "\\x1b[2J\\x1b]0;t\\x07" in text and "\x1b" not in text
+
+
+def test_help_says_what_the_engine_does_with_threads_by_default() -> None:
+    """The TUI's engine and generate leave torch its default (one thread per core); serve
+    takes one fewer (commands/common.py, leave_a_core)."""
+    help_text = " ".join(cli.build_parser().format_help().split())
+    assert "--threads THREADS torch CPU threads (default: torch's own, one per core; serve: one fewer)" in help_text

@@ -1,6 +1,10 @@
 """Shown when the app cannot start: the model cannot be loaded (which file, what is wrong, how
 to fix it), or config.toml / a flag / --session is wrong (`StartupErrorApp`, before any model
-is loaded). Either way the person reads the problem in the window, not in a traceback."""
+is loaded). Either way the person reads the problem in the window, not in a traceback, with the
+advice for that problem: a settings error points at config.toml, a session file at the sessions.
+
+Every string shown may come from a file (a path, a session's name, a checkpoint's metadata in the
+reason): control characters are shown as escapes."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
+
+from ...escape import escape_controls
 
 FIXES = """How to fix:
   • pass a model file:
@@ -31,6 +37,17 @@ STARTUP_FIXES = """How to fix:
       babygpt-tui sessions list"""
 
 
+SESSION_FIXES = """How to fix:
+  • the file named above is not a session this version can read: move it aside or delete it
+    (it is left as it was), or open another one:
+      babygpt-tui --session ANOTHER-NAME
+  • list the saved sessions, with the unreadable ones marked:
+      babygpt-tui sessions list
+  • see where sessions live:
+      babygpt-tui paths
+  • start without --session: a fresh session, the saved ones stay in F2"""
+
+
 class ErrorScreen(Screen[None]):
     BINDINGS = [Binding("q,escape,enter", "app.quit", "Quit")]
 
@@ -50,8 +67,9 @@ class ErrorScreen(Screen[None]):
         with Vertical(id="error-box"):
             yield Static(Text(self.title_text, style="bold"), id="error-title")
             if self.path:
-                yield Static(Text.assemble(("file:   ", "bold"), self.path), id="error-path")
-            yield Static(Text.assemble(("reason: ", "bold"), self.error), id="error-reason")
+                yield Static(Text.assemble(("file:   ", "bold"), escape_controls(self.path)), id="error-path")
+            reason = escape_controls(self.error, keep="\n")
+            yield Static(Text.assemble(("reason: ", "bold"), reason), id="error-reason")
             if not self.user_error:
                 yield Static(Text("This looks like a bug — please report it with the message above."), id="error-bug")
             yield Static(Text(self.fixes), id="error-fix")
@@ -70,9 +88,11 @@ class StartupErrorApp(App[None]):
     CSS_PATH = "../app.tcss"
     TITLE = "babygpt-tui"
 
-    def __init__(self, error: str) -> None:
+    def __init__(self, error: str, fixes: str = STARTUP_FIXES) -> None:
+        """`fixes`: the advice for what went wrong (STARTUP_FIXES for settings, SESSION_FIXES for
+        a --session file)."""
         super().__init__()
-        self.error = error
+        self.error, self.fixes = error, fixes
 
     def on_mount(self) -> None:
-        self.push_screen(ErrorScreen("", self.error, title="babygpt-tui cannot start", fixes=STARTUP_FIXES))
+        self.push_screen(ErrorScreen("", self.error, title="babygpt-tui cannot start", fixes=self.fixes))

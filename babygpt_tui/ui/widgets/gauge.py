@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Digits, Sparkline, Static
 
 from ...api import GenStats, TokenBatch
@@ -21,8 +23,26 @@ def context_bar(used: int, total: int, width: int = 10) -> str:
     return "▰" * filled + "▱" * (width - filled)
 
 
+def rate_text(rate: float) -> str:
+    return f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}"
+
+
+def speed_line(rate: float, live: bool) -> str:
+    """The one-line form (under the prompt, seen when the sidebar is not): `▶ 612 tok/s` while a
+    reply streams, `612 tok/s` after it, "" before the first reply."""
+    if not rate:
+        return "▶ … tok/s" if live else ""
+    return f"▶ {rate_text(rate)} tok/s" if live else f"{rate_text(rate)} tok/s"
+
+
 class Gauge(Vertical):
-    """Live numbers while a reply streams; the final ones (from the engine's stats) after."""
+    """Live numbers while a reply streams; the final ones (from the engine's stats) after.
+    Each change of the speed posts `Gauge.Speed` with the one-line form, for the app to show
+    where it is seen with the sidebar hidden or folded away."""
+
+    @dataclass
+    class Speed(Message):
+        text: str  # "" when there is nothing to show (no reply yet, a fresh session)
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -34,6 +54,7 @@ class Gauge(Vertical):
         self.rate = 0.0
         self._drawn = 0.0
         self.rates: deque[float] = deque(maxlen=HISTORY)
+        self._speed = ""  # the last `Speed` posted
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gauge-rate"):
@@ -49,8 +70,14 @@ class Gauge(Vertical):
         self.block_size = block_size
         self._show_info()
 
-    def _show_rate(self, rate: float) -> None:
-        self.query_one(Digits).update(f"{rate:,.0f}" if rate >= 10 else f"{rate:.1f}")
+    def _show_rate(self, rate: float, live: bool = False) -> None:
+        self.query_one(Digits).update(rate_text(rate))
+        self._post_speed(speed_line(rate, live))
+
+    def _post_speed(self, text: str) -> None:
+        if text != self._speed:
+            self._speed = text
+            self.post_message(self.Speed(text))
 
     def _show_info(self) -> None:
         shift = f" ↻{self.shifts}" if self.shifts else " ↻" if self.shifted else ""
@@ -63,8 +90,18 @@ class Gauge(Vertical):
     def start(self) -> None:
         """A new reply: clear the live numbers (the sparkline keeps its history)."""
         self.shifts, self.shifted, self.cache_len, self.prefill, self.rate, self._drawn = 0, False, 0, "…", 0.0, 0.0
-        self._show_rate(0)
+        self._show_rate(0, live=True)
         self.set_class(True, "-live")
+        self._show_info()
+
+    def reset(self) -> None:
+        """Another session (Ctrl+N, or one opened): no numbers of the old one's replies are kept."""
+        self.shifts, self.shifted, self.cache_len, self.prefill, self.rate, self._drawn = 0, False, 0, "", 0.0, 0.0
+        self.rates.clear()
+        self.query_one(Sparkline).data = []
+        self.query_one(Digits).update("0")
+        self._post_speed("")
+        self.set_class(False, "-live")
         self._show_info()
 
     def update_live(self, message: TokenBatch) -> None:
@@ -78,13 +115,14 @@ class Gauge(Vertical):
         now = time.monotonic()
         if now - self._drawn >= DRAW_EVERY:
             self._drawn = now
-            self._show_rate(self.rate)
+            self._show_rate(self.rate, live=True)
             self.query_one(Sparkline).data = list(self.rates)
             self._show_info()
 
     def finish(self, stats: GenStats | None) -> None:
         self.set_class(False, "-live")
         if stats is None:
+            self._post_speed(speed_line(self.rate, live=False))
             return
         self._show_rate(stats.decode_tokens_per_s)
         if stats.decode_tokens_per_s:

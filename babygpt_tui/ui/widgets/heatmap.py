@@ -21,17 +21,35 @@ from typing import TYPE_CHECKING
 from rich.cells import get_character_cell_size
 from textual.content import Content, Span
 from textual.style import Style
+from textual.widget import Widget
 from textual.widgets import Static
 
 from ...token_record import TokenRecord
 from ..token_info import HEAT_EDGES, HEAT_LABELS
 from .prompt_lead import NO_LEAD, PROMPT_CLASS, SKIPPED_CLASS, Lead, prompt_lead
+from .heat_palette import HeatEncoding, band_styles
 
 if TYPE_CHECKING:
     from .transcript import TurnView
 
 HEAT_CLASSES = tuple(f"heat--{i}" for i in range(len(HEAT_LABELS)))
 CURSOR_CLASS = "reply--cursor"
+MARKS_SAMPLE = "字字 "  # what the legend shows per band in "marks" mode (a blank swatch shows no underline)
+
+
+def heat_encoding(widget: Widget) -> HeatEncoding:
+    """How the app encodes the bands now ("colour" or "marks", Ctrl+G); the app owns the setting."""
+    encoding: HeatEncoding = getattr(widget.app, "heat_encoding", "colour")
+    return encoding
+
+
+def heat_styles(widget: Widget) -> tuple[Style, ...]:
+    """The six band styles for `widget`, for the terminal's colour system (see heat_palette)."""
+    app = widget.app
+    system = None if app.no_color else app.console.color_system
+    return band_styles(
+        system, app.current_theme.dark, heat_encoding(widget), lambda i: widget.get_visual_style(HEAT_CLASSES[i])
+    )
 
 
 def reply_content(
@@ -93,7 +111,7 @@ class ReplyChunk(Static):
 
     def render(self) -> Content:
         view = self.view
-        heat = tuple(self.get_visual_style(name) for name in HEAT_CLASSES) if view.heatmap else None
+        heat = heat_styles(self) if view.heatmap else None
         cursor = view.cursor
         cursor_style = self.get_visual_style(CURSOR_CLASS) if cursor is not None else None
         text = self.text
@@ -232,7 +250,10 @@ class HeatLegend(Static):
     def render(self) -> Content:
         if self.note:
             return Content(self.note)
-        swatches = " " * 5 * len(HEAT_CLASSES)
+        # per band: its characters, and how many of them carry the style (not the sample's gap)
+        sample, styled = (MARKS_SAMPLE, 2) if heat_encoding(self) == "marks" else (" " * 5, 5)
+        swatches = sample * len(HEAT_CLASSES)
         edges = "".join(f"{edge:<5}" for edge in ["0"] + [f"{e * 100:g}" for e in HEAT_EDGES])
-        spans = [Span(5 * i, 5 * i + 5, self.get_visual_style(name)) for i, name in enumerate(HEAT_CLASSES)]
+        n = len(sample)
+        spans = [Span(n * i, n * i + styled, style) for i, style in enumerate(heat_styles(self))]
         return Content(f"{swatches}\n{edges[:-1]}%", spans=spans)

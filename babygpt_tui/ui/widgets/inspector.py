@@ -3,8 +3,9 @@ the token under the transcript's cursor — its probability and rank, the settin
 step, and the top alternatives with bars for the raw and the warped probability (alternatives the
 warpers cut are marked). Picking an alternative (Enter or a click) posts `Inspector.Branch`.
 
-While inspecting, the sidebar gets the class `-inspecting` (app.tcss hides the gauge and the
-knobs then, so the panel fits an 80×24 terminal) and is shown even if it was hidden.
+While inspecting, the sidebar gets the class `-inspecting` (app.tcss hides the gauge then and
+gives the knobs a smaller, scrolling share, so the panel fits an 80×24 terminal and the knobs stay
+reachable) and is shown even if it was hidden.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ...api import SamplingParams
 from ...session import Turn
 from ..token_info import Choice, TokenStep, missing_note, shown, step_at, warped_note
 from .heatmap import HeatLegend
+from .sidebar import Sidebar
 
 BAR_CELLS = 6
 EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -142,10 +144,10 @@ class Inspector(Vertical):
         """Inspect reply character `index` of `turn`, the `number`-th turn (None: stop)."""
         self.turn = turn
         self.step = step_at(turn, index) if turn is not None else None
-        if (sidebar := self.parent) is not None:
+        if isinstance(sidebar := self.parent, Sidebar):
             sidebar.set_class(turn is not None, "-inspecting")
             if turn is not None:
-                sidebar.display = True
+                sidebar.reveal()
         self._update_display()
         if turn is None:
             if self.alternatives.has_focus and self._return_to is not None:

@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Input, RadioButton, RadioSet, Stat
 from ...api import ContextMode, SamplingParams
 from .slider import Slider
 from .stop_control import StopControl
+from .toggles import StateCheckbox, StateRadio
 
 LABEL_WIDTH = 7
 
@@ -61,7 +62,9 @@ HINTS = {f"knob-{knob.field}": knob.hint for knob in KNOBS} | {
 }
 
 
-class SamplingPanel(VerticalScroll):
+class SamplingPanel(VerticalScroll, can_focus=False):
+    """Not a focus stop itself: Tab goes from the prompt straight to the first slider."""
+
     @dataclass
     class ParamsChanged(Message):
         params: SamplingParams
@@ -87,11 +90,11 @@ class SamplingPanel(VerticalScroll):
             )
         yield Static("", id="knobs-refused", markup=False)  # knobs a server does not take, and why
         with Horizontal(id="seed-row"):
-            yield Checkbox("fixed seed", compact=True, id="seed-fixed")
+            yield StateCheckbox("fixed seed", compact=True, id="seed-fixed")
             yield Input("0", restrict=r"[0-9]*", max_length=18, compact=True, disabled=True, id="seed-value")
         with RadioSet(id="context-mode", compact=True):
-            yield RadioButton("fresh", value=True, compact=True, id="mode-fresh")
-            yield RadioButton("continue", compact=True, id="mode-continue")
+            yield StateRadio("fresh", value=True, compact=True, id="mode-fresh")
+            yield StateRadio("continue", compact=True, id="mode-continue")
         yield StopControl(id="stops")
         with Horizontal(id="knob-buttons"):
             yield Button("Reset", compact=True, id="reset-knobs")

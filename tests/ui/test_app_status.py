@@ -1,0 +1,101 @@
+"""What the app shows about itself: tokens/s with the sidebar hidden, a gauge that starts from
+zero in another session, notifications that keep their CJK characters, and text from files
+(session names, model metadata) shown with control characters escaped."""
+
+from __future__ import annotations
+
+from textual.widgets import Digits, Sparkline
+
+from babygpt_tui.api import SamplingParams
+from babygpt_tui.ui.widgets.gauge import Gauge
+from babygpt_tui.ui.widgets.prompt import PromptInput
+from tests.plugins.pilot import finished, ready, send, wait_until
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as drawn, one string per row (what the terminal gets, wide characters once)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def test_tokens_per_second_show_under_the_prompt_with_the_sidebar_hidden(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=400), delay=0.01)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+b")
+        assert not app.query_one("#gauge").region.width  # no gauge on screen
+        prompt = app.query_one(PromptInput)
+        assert str(prompt.border_subtitle or "") == ""
+        await send(pilot, "明月")
+
+        def shown() -> str:
+            return str(prompt.border_subtitle)
+
+        await wait_until(pilot, lambda: "tok/s" in shown() and "…" not in shown())
+        live = str(prompt.border_subtitle)
+        assert live.startswith("▶ ") and float(live[2:].split()[0].replace(",", "")) > 0
+        assert any(live in line for line in screen_lines(app))  # drawn, on the prompt's border
+        await finished(pilot)
+        final = app.chat.turns[0].decode_tokens_per_s
+        await wait_until(pilot, lambda: not str(prompt.border_subtitle).startswith("▶"))
+        assert str(prompt.border_subtitle) == f"{final:,.0f} tok/s" if final >= 10 else f"{final:.1f} tok/s"
+
+
+async def test_the_gauge_starts_from_zero_after_ctrl_n_and_after_opening_a_session(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=20))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await ready(pilot)
+        gauge = app.query_one(Gauge)
+
+        def cleared() -> bool:
+            digits = app.query_one(Digits).value
+            info = str(app.query_one("#gauge-info").render())
+            return (
+                digits == "0"
+                and not list(app.query_one(Sparkline).data or [])
+                and "prefill –" in info
+                and "0/" in info
+                and not app.query_one(PromptInput).border_subtitle
+            )
+
+        await send(pilot, "明月")
+        await finished(pilot)
+        assert not cleared() and gauge.rates
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, cleared)
+        await send(pilot, "春风")
+        await finished(pilot)
+        assert not cleared()
+        first = next(info for info in app.sessions.store.list() if info.name != app.title)  # the first reply's
+        app.sessions.open(first)
+        await wait_until(pilot, lambda: app.title == first.name)
+        await wait_until(pilot, cleared)
+
+
+async def test_a_cjk_notification_is_drawn_whole_beside_and_over_the_sidebar(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await ready(pilot)
+        text = "Renamed the session to '春江花月夜'."
+        for size in ((120, 36), (80, 24)):
+            await pilot.resize_terminal(*size)
+            for open_sidebar in (False, True):
+                app.clear_notifications()
+                if open_sidebar != app.query_one("#sidebar").shown:
+                    await pilot.press("ctrl+b")
+                app.notify(text)
+                await pilot.pause(0.3)
+                # whole (a narrow toast may wrap the words, but never drops half a character)
+                assert any("'春江花月夜'" in line for line in screen_lines(app)), (size, open_sidebar)
+
+
+async def test_control_characters_from_files_are_escaped_in_the_header_and_notifications(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await ready(pilot)
+        app.title = "evil\x1b[2J\x1b]0;owned\x07"
+        app.notify("Opened evil\x1b[2J name\u202e.", title="x\x9b")
+        await pilot.pause(0.3)
+        assert app.title == "evil\\x1b[2J\\x1b]0;owned\\x07"
+        drawn = "\n".join(screen_lines(app))
+        assert "\x1b" not in drawn and "\u202e" not in drawn and "\x9b" not in drawn
+        assert "evil\\x1b[2J name\\u202e." in drawn
