@@ -29,8 +29,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from ..api import Load, SamplingParams, SetParams
-from . import unsaved, watchdog
 from ..escape import MULTILINE, escape_controls
+from . import unsaved, watchdog
 from .backend import ChatBackend
 from .conversation import Conversation, describe_model
 from .engine_client import ChildProcess, EngineClient, Transport
@@ -61,8 +61,8 @@ from .widgets.inspector import Inspector
 from .widgets.pipeline import PipelineView
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
-from .widgets.stop_control import StopControl
 from .widgets.sidebar import Sidebar, SidebarLayout
+from .widgets.stop_control import StopControl
 from .widgets.transcript import Transcript
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

@@ -26,8 +26,8 @@ from textual.widgets import Static
 
 from ...token_record import TokenRecord
 from ..token_info import HEAT_EDGES, HEAT_LABELS
-from .prompt_lead import NO_LEAD, PROMPT_CLASS, SKIPPED_CLASS, Lead, prompt_lead
 from .heat_palette import HeatEncoding, band_styles
+from .prompt_lead import NO_LEAD, PROMPT_CLASS, SKIPPED_CLASS, Lead, prompt_lead
 
 if TYPE_CHECKING:
     from .transcript import TurnView
