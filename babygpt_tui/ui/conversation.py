@@ -39,6 +39,12 @@ def describe_model(info: ModelInfo) -> str:
     return f"{info.name} · {count} params · {info.device} · {info.dtype}"
 
 
+def prompt_up_to(turn: Turn, context: str, index: int) -> str:
+    """The prompt of `turn` as the model read it, then its reply before character `index`: an
+    empty prompt (with no transcript before it) started from the poem boundary, a blank line."""
+    return (turn.prompt if context + turn.prompt else POEM_BOUNDARY) + turn.reply[:index]
+
+
 def unknown_chars_message(chars: tuple[str, ...] | list[str], limit: int = 20) -> str:
     shown = " ".join(repr(c) for c in chars[:limit]) + (" …" if len(chars) > limit else "")
     return f"Not in the model's vocabulary, skipped: {shown}"
@@ -167,7 +173,7 @@ class Conversation:
                 f"({self.model.short}); token ids differ between models, so it cannot be branched."
             )
         context = self.context_before(number) if source.context_mode == "continue" else ""
-        prompt = (source.prompt if context + source.prompt else POEM_BOUNDARY) + source.reply[:index]
+        prompt = prompt_up_to(source, context, index)
         turn, request = self.begin(prompt, params, source.context_mode, seed, context=context, stop=stop)
         turn.branch = BranchRef(number + 1, index + 1, source.reply[index])
         return turn, replace(request, forced_prefix=(choice,))

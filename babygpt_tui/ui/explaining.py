@@ -18,7 +18,7 @@ from ..api import Explain, Explained, ModelInfo, Request, SamplingParams, TokenB
 from ..explanation import Explanation, StepStages
 from ..session import Turn
 from .backend import Capabilities
-from .conversation import Conversation, same_model
+from .conversation import Conversation, prompt_up_to, same_model
 from .token_info import params_at
 
 REMOTE_NOTE = "not available on a remote server: only a model run by this TUI can be looked inside"
@@ -51,10 +51,10 @@ class Shown:
 def context_of(chat: Conversation, turn: Turn, index: int) -> str:
     """The text the model had before reply character `index`: the prompt as it was sent (with the
     transcript before it in continue mode), then the reply so far. An empty prompt started from
-    the corpus separator, a newline (as a branch keeps it)."""
+    the poem boundary, as a branch keeps it."""
     number = next((i for i, t in enumerate(chat.turns) if t is turn), len(chat.turns))
     context = chat.context_before(number) if turn.context_mode == "continue" else ""
-    text = (context + turn.prompt or "\n") + turn.reply[:index]
+    text = context + prompt_up_to(turn, context, index)
     return text[-chat.limit :] if chat.limit else text
 
 

@@ -24,7 +24,7 @@ async def test_tab_goes_from_the_prompt_through_the_knobs_then_the_transcript(ma
         await ready(pilot)
         assert focused_id(app) == "prompt"
         order = []
-        for _ in range(12):
+        for _ in range(13):
             await pilot.press("tab")
             order.append(focused_id(app))
         assert order == [
@@ -36,6 +36,7 @@ async def test_tab_goes_from_the_prompt_through_the_knobs_then_the_transcript(ma
             "knob-max_new_tokens",
             "seed-fixed",
             "context-mode",
+            "stop-poem",
             "reset-knobs",
             "save-defaults",
             "transcript",

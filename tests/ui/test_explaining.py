@@ -30,9 +30,9 @@ def test_the_context_is_the_prompt_as_sent_then_the_reply_so_far() -> None:
     c = chat()
     first, empty, continued = c.turns
     assert context_of(c, first, 2) == "abcd"
-    assert context_of(c, empty, 1) == "\nf"  # an empty prompt started from the separator
-    # continue mode: the transcript before it, cropped to 2 block_sizes (8 characters) as it was sent
-    assert context_of(c, continued, 1) == ("abcde" + "fgh" + "x" + "y")[-8:]
+    assert context_of(c, empty, 1) == "\n\nf"  # an empty prompt started from the poem boundary
+    # continue mode: the transcript before it, cropped to the block (4 characters) as it was sent
+    assert context_of(c, continued, 1) == ("abcde" + "fgh" + "x" + "y")[-4:]
 
 
 def test_an_inspected_step_is_re_done_with_its_window_and_its_knobs_and_only_the_newest_answer_counts() -> None:

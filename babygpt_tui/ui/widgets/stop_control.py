@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, Static
 
 from ...api import POEM_BOUNDARY
 from ...escape import escape_controls
+from .toggles import StateCheckbox
 
 POEM_END = POEM_BOUNDARY
 
@@ -36,7 +37,7 @@ class StopControl(Vertical):
         self.extra: tuple[str, ...] = ()  # --stop / [sampling] stop, besides the poem end
 
     def compose(self) -> ComposeResult:
-        yield Checkbox("one poem per reply", compact=True, id="stop-poem")
+        yield StateCheckbox("one poem per reply", compact=True, id="stop-poem")  # ☑/☐: readable without colour
         yield Static("", id="stop-list", markup=False)
 
     def on_mount(self) -> None:
