@@ -33,6 +33,7 @@ def explained(capsys: pytest.CaptureFixture[str], model: Path, *argv: object) ->
 def test_every_head_is_a_distribution_over_the_positions_seen_and_none_after(capsys, tiny_checkpoint: Path) -> None:
     e = explained(capsys, tiny_checkpoint, "--text", TEXT, "--position", 20)
     assert (e["position"], e["start"]) == (20, 5)  # the last block_size (16) characters up to 20
+    assert e["window"] == TEXT[5:21]  # the characters it saw
     weights = e["attention"]
     for layer in weights:
         for head in layer:

@@ -25,3 +25,14 @@ def test_records_without_windows_write_no_column_and_a_damaged_one_loses_only_th
     assert decoded.dropped == 0 and decoded.records == token_record.decode(token_record.encode(unknown)).records
     short = token_record.encode(RECORDS) | {"win": token_record.encode(RECORDS[:1])["win"]}
     assert [r.window for r in token_record.decode(short).records] == [5, 0, 0]
+
+
+def test_a_session_file_keeps_the_windows_and_its_schema_number() -> None:
+    import json
+
+    from babygpt_tui.session import SCHEMA_VERSION, Session, Turn, dumps_session, loads_session
+
+    turn = Turn("明月", "abc", "length", records=list(RECORDS))
+    raw = dumps_session(Session("s", turns=[turn]))
+    assert json.loads(raw)["schema_version"] == SCHEMA_VERSION  # additive: no new schema
+    assert [r.window for r in loads_session(raw).turns[0].records] == [5, 16, 7]

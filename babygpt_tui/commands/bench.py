@@ -142,22 +142,9 @@ def run_engine(args: argparse.Namespace) -> int:
 
 def run_tui(args: argparse.Namespace) -> int:
     from ..bench.report import write_json
-    from ..bench.tui import TuiOptions, render_tui_bench, run_tui_bench
+    from ..bench.tui import render_tui_bench, run_tui_bench
 
-    model = getattr(args, "model", None) or str(bundled_model_path())
-    if not Path(model).exists():
-        raise UserError(f"{model}: no such model file (bench tui generates with it); pass --model PATH")
-    threads = getattr(args, "threads", None) or 0
-    if threads < 0:
-        raise UserError(f"--threads = {threads} must be at least 1")
-    options = TuiOptions(
-        model=model,
-        reps=_reps(args, 3, 1),
-        tokens=getattr(args, "tokens", None) or (300 if args.quick else 1500),
-        presses=10 if args.quick else 30,
-        dtype=getattr(args, "dtype", None) or "float32",
-        threads=threads,
-    )
+    options = _tui_options(args, 1500, 300)
     doc = run_tui_bench(options, progress=lambda msg: print(f"… {msg}", file=sys.stderr))
     print(render_tui_bench(doc))
     if json_dest := getattr(args, "json", None):

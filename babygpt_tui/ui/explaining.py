@@ -91,6 +91,8 @@ class Explainer:
     def inspected(self, turn: Turn | None, index: int = 0, number: int = 0) -> None:
         """The inspect cursor moved (turn None: inspect mode ended)."""
         self.inspecting = turn is not None
+        if self.inspecting:
+            self.shown = replace(self.shown, live=None)
         if turn is None:
             self._ask(self._last_target())
             return
@@ -129,8 +131,9 @@ class Explainer:
         return True
 
     def tokens(self, batch: TokenBatch) -> bool:
-        """A streamed batch; True when it brought a live step for the pipeline view."""
-        if batch.pipeline is None or not self.pipeline:
+        """A streamed batch; True when it brought a live step for the pipeline view (not while a
+        character is inspected: then the view stays on that one)."""
+        if batch.pipeline is None or not self.pipeline or self.inspecting:
             return False
         self.shown = replace(self.shown, live=batch.pipeline)
         return True

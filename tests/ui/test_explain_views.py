@@ -103,6 +103,11 @@ async def test_f8_shows_where_the_inspected_character_looked_and_shift_arrows_cy
             assert coloured(view) == [weight_bucket(w) for w in weights]
             buckets[layer, head] = coloured(view)
         assert len({tuple(b) for b in buckets.values()}) > 1  # different heads looked at different places
+        body = view.query_one("#attention-body")
+        dark = {span.style for span in body.visual.spans}
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert {span.style for span in body.visual.spans} != dark  # the weight colours follow the theme
         await pilot.press("left")  # the cursor moves: the view follows
         await wait_until(pilot, lambda: view.state.target.index == 28 and not view.state.waiting)
         assert view.state.explanation.actual.text == turn.reply[28]

@@ -70,3 +70,38 @@ def test_outside_inspect_mode_the_last_character_follows_the_knobs_and_a_server_
     assert sent[-1] == Watch(pipeline=False, top=10)  # a server cannot be watched
     ex.knobs_changed(SamplingParams(temperature=1.0))
     assert ex.shown.note == REMOTE_NOTE and not ex.shown.waiting and not isinstance(sent[-1], Explain)
+
+
+def test_a_live_step_shows_unless_a_character_is_inspected() -> None:
+    from babygpt_tui.api import TokenBatch
+    from babygpt_tui.explanation import StepStages
+
+    c = chat()
+    ex = Explainer(c, lambda _: None)
+    ex.loaded(INFO, Capabilities())
+    ex.toggle("pipeline")
+    step = StepStages(4, (), Candidate(1, "e", 1.0))
+    batch = TokenBatch(1, "e", (), (), 1, 0.0, None, 1, False, 0.0, pipeline=step)
+    assert ex.tokens(batch) and ex.shown.live == step
+    ex.inspected(c.turns[0], 1, 1)
+    assert ex.shown.live is None and not ex.tokens(batch)  # the inspected step stays in view
+    ex.inspected(None)
+    assert ex.tokens(batch) and ex.shown.live == step
+    ex.reply_ended()
+    assert ex.shown.live is None
+
+
+def test_the_draw_row_always_shows_the_character_taken() -> None:
+    from textual.style import Style
+
+    from babygpt_tui.explanation import Stage
+    from babygpt_tui.ui.widgets.pipeline import stage_row
+
+    top = tuple(Candidate(i, c, p) for i, (c, p) in enumerate(zip("abcd", (0.4, 0.3, 0.2, 0.1), strict=True)))
+    styles = (Style(), Style(), Style(bold=True))
+    draw = stage_row(Stage("draw", top, 4, True), 2, 2, styles, False).plain
+    assert "a" in draw and "b" not in draw and "▸c" in draw and "20%" in draw  # rank 3, taken: shown last
+    raw = stage_row(Stage("raw", top, 4, True), 2, 2, styles, False).plain
+    assert "a" in raw and "b" in raw and "c" not in raw  # other rows: the most likely only
+    off = stage_row(Stage("top_k", top, 4, False), 2, 2, styles, True).plain
+    assert "not used at temperature 0" in off

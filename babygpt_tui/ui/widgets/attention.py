@@ -136,6 +136,11 @@ class AttentionView(VerticalScroll):
         if self.is_mounted:
             self.query_one("#attention-body", Static).update(self.drawn())
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted:  # a new theme: the colours are resolved again
+            self.query_one("#attention-body", Static).update(self.drawn())
+
     def drawn(self) -> Content:
         """What the view shows now: a note, or the window coloured and the grid."""
         state, e = self.state, self.state.explanation
@@ -150,7 +155,7 @@ class AttentionView(VerticalScroll):
             return Content(f"{where}\n{why}" if target is not None else why)
         if e.attention is None:
             return Content(f"{where}\n{e.note}: no attention to show.")
-        window = e.window
+        window = e.window or "·" * (e.position - e.start + 1)  # an answer without the characters seen
         weights = weights_of(e, self.layer_index, self.head_index)
         most = "  ".join(
             f"'{visible(window[p - e.start])}' {w * 100:.0f}%" for p, w in top_positions(weights, e.start, 3)

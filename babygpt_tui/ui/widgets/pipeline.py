@@ -61,7 +61,11 @@ def stage_row(stage: Stage, n: int, chosen: int | None, styles: Sequence[Style],
         why = "not used at temperature 0" if greedy and stage.name in ("top_k", "top_p", "min_p") else "off"
         return Content.assemble((f"{TITLES.get(stage.name, stage.title):<{LABEL}}{why}", off_style))
     parts: list[tuple[str, Style] | str] = [stage_label(stage)]
-    for c in stage.top[:n]:
+    shown = list(stage.top[:n])
+    taken = [c for c in stage.top if c.id == chosen]
+    if stage.name == "draw" and taken and taken[0] not in shown:
+        shown[-1] = taken[0]  # the draw row always shows the character taken, in the last place
+    for c in shown:
         mark = c.id == chosen and stage.name == "draw"
         parts.append((candidate_cells(c, mark), chosen_style if mark else bar_style))
     return Content.assemble(*parts)
