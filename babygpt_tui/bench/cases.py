@@ -142,7 +142,7 @@ def engine_forward_case(key: str, label: str, gen: Generator, plan: Plan) -> Cas
         with torch.inference_mode():
             logits = gen.prefill(plan.prompt_ids)
             for i in range(n):
-                token = int(torch.argmax(logits))
+                token = int(logits.max(0).indices)  # the greedy sampler's own argmax (sampling.pick)
                 stamps.append(time.perf_counter())
                 if i < n - 1:
                     logits = gen.decode(token)
