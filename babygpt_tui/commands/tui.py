@@ -78,7 +78,10 @@ def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
         connect = server_connector(settings, sources, getattr(args, "api_key", None)) if settings.server else None
         load = Load(settings.server) if settings.server else load_request(settings)
         name = getattr(args, "session", None)
-        session = SessionStore().open_or_create(name) if name is not None else None
+        store = SessionStore()
+        if name is None and settings.continue_last and (last := store.last_used()) is not None:
+            name = last.name  # --continue: the session used last (a new one if there is none)
+        session = store.open_or_create(name) if name is not None else None
     except UserError as e:
         return StartupErrorApp(str(e)), e
     flags = {

@@ -99,6 +99,10 @@ class SessionController(SessionSaving):
         app.title = self.session.name
         if self.on_disk:
             app.call_later(self._show, self.session, True, True)
+        else:
+            # The command-line knobs are the new session's (the sidebar shows them already); a
+            # session opened later with F2 opens with its own settings, not these.
+            self._flags = {}
 
     def reply_ended(self) -> None:
         """A reply finished, stopped or failed: autosave, then run what waited for it."""
