@@ -117,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="end each reply at the blank line that ends a poem (default: on for the bundled model)",
     )
     parser.add_argument("--session", metavar="NAME", help="open (or create) this session at start-up")
+    parser.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_last",
+        action="store_true",
+        default=None,
+        help="open the session used last instead of a new one (config: continue_last = true)",
+    )
     parser.add_argument("--config", metavar="PATH", help="config.toml to use (default: the user config path)")
     parser.add_argument(
         "--server",

@@ -70,6 +70,7 @@ class Settings:
     server: str | None = None  # the TUI runs on this OpenAI-compatible server (its base URL) instead of here
     remote_model: str | None = None  # the model asked of the server (None: the first it lists)
     one_poem: bool | None = None  # TUI: stop at the blank line ending a poem; None: on for the bundled model
+    continue_last: bool = False  # TUI: open the last used session at start (--continue), not a new one
 
 
 class _Invalid(Exception):
@@ -251,6 +252,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "server": server_url,
     "remote_model": _remote_model,
     "one_poem": _auto_bool,
+    "continue_last": _bool,
     **{f"sampling.{f.name}": _sampling_checker(f.name, type(f.default)) for f in fields(SamplingParams)},
     "sampling.seed": _seed,
     "sampling.stop": _stop,

@@ -60,6 +60,9 @@ EXAMPLE_CONFIG = """\
 # for the bundled Song-ci model and off for others; true or false for every model.
 # one_poem = "auto"
 
+# Start the TUI in the session used last (as `babygpt-tui --continue`) instead of a new one.
+# continue_last = false
+
 [sampling]
 # Defaults of the sampling sidebar; "Save as defaults" in the TUI rewrites this section.
 # They apply in this order: repetition penalty, temperature, top-k, top-p, min-p.

@@ -33,6 +33,7 @@ from typing import Any
 
 from . import paths
 from .atomic import TEMP_SUFFIX, write_atomic
+from .escape import escape_controls
 from .output import why as _why
 from .safe_read import FileRefused, read_capped
 from .session import ModelRef, Session, SessionError, dumps_session, loads_session, utc_now
@@ -57,10 +58,21 @@ class SessionInfo:
     turns: int = 0
     error: str = ""  # why the file could not be loaded; "" when it loaded
     updated_at: str = ""  # the file's revision (see the module docstring); "" for an unreadable file
+    preview: str = ""  # the first prompt (or the first line of the first reply), to tell sessions apart
 
     @property
     def readable(self) -> bool:
         return not self.error
+
+
+def preview(session: Session) -> str:
+    """One line that says what a session is about: its first prompt, or for a first turn with an
+    empty prompt (a new poem) the first line of its reply; "" with no turns."""
+    for turn in session.turns:
+        text = turn.prompt.strip() or turn.reply.strip()
+        if text:
+            return escape_controls(" ".join(text.split("\n", 1)[0].split()))
+    return ""
 
 
 def slugify(name: str) -> str:
@@ -126,6 +138,10 @@ class SessionStore:
         infos = [self._info(p) for p in entries]
         self._cache = {i.path: self._cache[i.path] for i in infos if i.path in self._cache}
         return sorted(infos, key=lambda i: (i.last_used, i.name), reverse=True)
+
+    def last_used(self) -> SessionInfo | None:
+        """The most recently used session that loads (`--continue`), or None."""
+        return next((info for info in self.list() if info.readable), None)
 
     @staticmethod
     def _remove_stale_temp_files(files: builtins.list[Path]) -> None:
@@ -210,7 +226,13 @@ class SessionStore:
     def _row(session: Session, path: Path, mtime: datetime.datetime) -> SessionInfo:
         when = _from_iso(session.updated_at) or mtime
         return SessionInfo(
-            session.name, path, when, session.current_model.short, len(session.turns), updated_at=session.updated_at
+            session.name,
+            path,
+            when,
+            session.current_model.short,
+            len(session.turns),
+            updated_at=session.updated_at,
+            preview=preview(session),
         )
 
     # ----- writing -------------------------------------------------------------------------

@@ -28,7 +28,13 @@ from ..session import SessionError
 from ..session_export import export_session
 from ..session_store import SessionInfo, SessionStore
 
-NONE_SHOWN = {"model": "bundled model", "vocab_from": "none", "context_keep": "auto", "sampling.seed": "random"}
+NONE_SHOWN = {
+    "model": "bundled model",
+    "vocab_from": "none",
+    "context_keep": "auto",
+    "one_poem": "auto",
+    "sampling.seed": "random",
+}
 
 
 def run(args: argparse.Namespace) -> int:

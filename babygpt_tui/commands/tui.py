@@ -81,7 +81,10 @@ def build_app(args: argparse.Namespace) -> tuple[App[None], UserError | None]:
         return StartupErrorApp(str(e)), e
     try:
         name = getattr(args, "session", None)
-        session = SessionStore().open_or_create(name) if name is not None else None
+        store = SessionStore()
+        if name is None and settings.continue_last and (last := store.last_used()) is not None:
+            name = last.name  # --continue: the session used last (a new one if there is none)
+        session = store.open_or_create(name) if name is not None else None
     except UserError as e:  # the advice is about sessions, not config.toml
         return StartupErrorApp(str(e), SESSION_FIXES), e
     flags = {

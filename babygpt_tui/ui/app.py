@@ -26,7 +26,7 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input
 
 from ..api import Load, SamplingParams, SetParams
 from ..escape import MULTILINE, escape_controls
@@ -61,6 +61,7 @@ from .widgets.inspector import Inspector
 from .widgets.pipeline import PipelineView
 from .widgets.prompt import PromptInput
 from .widgets.sampling_panel import SamplingPanel
+from .widgets.search_bar import SearchBar
 from .widgets.sidebar import Sidebar, SidebarLayout
 from .widgets.stop_control import StopControl
 from .widgets.transcript import Transcript
@@ -92,6 +93,7 @@ class BabyGPTApp(App[None]):
         Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
         Binding("ctrl+g", "toggle_heat_encoding", "Heat colours/marks", show=False),
         Binding("f4", "inspect", "Inspect", show=False),
+        Binding("ctrl+f", "search", "Find", show=False),
         Binding("left_square_bracket", "alternative(-1)", "Prev reply", show=False),
         Binding("right_square_bracket", "alternative(1)", "Next reply", show=False),
         Binding("f8", "toggle_attention", "Attention", show=False),  # in the help and the palette: the footer is full
@@ -366,12 +368,35 @@ class BabyGPTApp(App[None]):
     def action_regenerate(self) -> None:
         self.render_outcome(self.replies.regenerate(self.knobs()))
 
+    def _selected(self) -> int | None:
+        """The turn selected (↑/↓ on the transcript, a search) or inspected; None: the last."""
+        return self.query_one(Transcript).selected_index(self.chat.turns)
+
     def action_alternative(self, step: int) -> None:
-        """`[` / `]`: the previous / next reply of the turn in focus (the inspected one, else the last)."""
-        self.render_outcome(self.replies.browse(self.query_one(Transcript).focused_turn(self.chat.turns), step))
+        """`[` / `]`: the previous / next reply of the selected turn, else the last."""
+        self.render_outcome(self.replies.browse(self._selected(), step))
+
+    def action_search(self) -> None:
+        if bars := self.query(SearchBar):
+            bars.first().query_one(Input).focus()
+        else:
+            self.query_one("#chat").mount(SearchBar(id="search"), before=self.query_one(Transcript))
+
+    async def on_search_bar_find(self, message: SearchBar.Find) -> None:
+        message.bar.show_count(*await self.query_one(Transcript).find(message.text, message.step))
+
+    def on_search_bar_closed(self, message: SearchBar.Closed) -> None:
+        message.bar.remove()
+        self.query_one(Transcript).focus()  # the turn found stays selected: Ctrl+O, Enter, F3 act on it
+
+    def on_turn_selection_edit_prompt(self, message: Transcript.EditPrompt) -> None:
+        """Enter on a selected turn: its prompt in the box, to edit and send (a new turn)."""
+        prompt = self.query_one(PromptInput)
+        prompt.load_for_editing(message.turn.prompt)
+        self.notify("The prompt of that turn is in the box: edit it and press Enter for a new turn.")
 
     def action_replay_last(self) -> None:
-        self.render_outcome(self.replies.replay())
+        self.render_outcome(self.replies.replay(self._selected()))
 
     def action_pick_replay(self) -> None:
         from .screens.dialogs import TurnPicker
@@ -386,11 +411,19 @@ class BabyGPTApp(App[None]):
             self.render_outcome(self.replies.replay(index))
 
     def action_copy_reply(self) -> None:
-        if reply := self.chat.last_reply():
-            self.copy_to_clipboard(reply)
-            self.notify(f"Copied the last reply ({len(reply)} characters).")
+        """Ctrl+O: the selected turn's reply, else the last reply."""
+        if (i := self._selected()) is not None:
+            reply, what = self.chat.turns[i].reply, f"turn {i + 1}'s reply"
         else:
-            self.notify("Nothing to copy yet.", severity="warning")
+            reply, what = self.chat.last_reply(), "the last reply"
+        if reply:
+            self.copy_to_clipboard(reply)
+            self.notify(f"Copied {what} ({len(reply)} characters).")
+        else:
+            self.notify(
+                "Nothing to copy yet." if not self.chat.turns else f"Nothing to copy: {what} is empty.",
+                severity="warning",
+            )
 
     def action_reset_knobs(self) -> None:
         self.query_one(SamplingPanel).reset()

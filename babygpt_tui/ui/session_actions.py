@@ -53,28 +53,42 @@ def save_as_defaults(app: BabyGPTApp, config_path: str | None = None) -> None:
     app.notify(f"Saved the theme ({theme}) and the sampling knobs as defaults in {path}", markup=False)
 
 
-def export(controller: SessionController, fmt: ExportFormat, info: SessionInfo | None = None) -> Path:
-    """Write a session (the open one by default, as it is in memory) to the exports folder."""
+def free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """`folder/stem.suffix`, or the first of `stem-2.suffix`, `stem-3.suffix`, … that does not
+    exist: an export never replaces an earlier one."""
+    path, n = folder / f"{stem}.{suffix}", 1
+    while path.exists() or path.is_symlink():
+        n += 1
+        path = folder / f"{stem}-{n}.{suffix}"
+    return path
+
+
+def export(controller: SessionController, fmt: ExportFormat, info: SessionInfo | None = None) -> tuple[Path, Path]:
+    """Write a session (the open one by default, as it is in memory) to a new file in the
+    exports folder: (the file written, the name it would have had: `NAME.md`, else `NAME-2.md`, …)."""
     if info is None or controller.is_open(info):
         session = controller.finished_copy()
     else:
         session = controller.store.load_path(info.path)
-    path = paths.exports_dir() / f"{slugify(session.name)}.{fmt}"
+    folder, stem = paths.exports_dir(), slugify(session.name)
+    path = free_path(folder, stem, fmt)
     try:
         write_atomic(path, export_session(session, fmt).encode("utf-8"))
     except OSError as e:
         raise SessionError(f"cannot write {path}: {e.strerror or e}") from None
-    return path
+    return path, folder / f"{stem}.{fmt}"
 
 
 def export_and_tell(controller: SessionController, fmt: ExportFormat, info: SessionInfo | None = None) -> None:
     app = controller.app
     try:
-        path = export(controller, fmt, info)
+        path, wanted = export(controller, fmt, info)
     except SessionError as e:
         app.notify(str(e), title="Not exported", severity="error", markup=False)
     else:
-        app.notify(f"Exported {'Markdown' if fmt == 'md' else 'JSON'} to {path}", markup=False, timeout=10)
+        kind = "Markdown" if fmt == "md" else "JSON"
+        kept = f" ({wanted.name} was already there and is kept)" if wanted != path else ""
+        app.notify(f"Exported {kind} to {path}{kept}", markup=False, timeout=10)
 
 
 def rename_open(controller: SessionController) -> None:

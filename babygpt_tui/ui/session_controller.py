@@ -12,7 +12,7 @@ the next save tries again. No torch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from ..session import Session, SessionError, utc_now
 from ..session_export import ExportFormat
 from ..session_store import SessionInfo, SessionStore, check_name
 from . import session_actions, unsaved
+from .session_opening import StartupFlags, opening_settings
 from .session_saving import SessionSaving, writer
 from .widgets.gauge import Gauge
 from .widgets.prompt import PromptInput
@@ -78,7 +79,7 @@ class SessionController(SessionSaving):
         self._saved: tuple[object, ...] | None = None  # _state() at the last write
         self._pending: Callable[[], Any] | None = None  # to run once the running reply has ended
         self.last_error = ""  # why the last save failed ("" if it worked)
-        self._flags = dict(options.flags)
+        self._flags = StartupFlags(options.flags)
         self._writer = writer()
 
     # ----- start, autosave, quit -----------------------------------------------------------
@@ -100,6 +101,8 @@ class SessionController(SessionSaving):
         app.title = self.session.name
         if self.on_disk:
             app.call_later(self._show, self.session, True, True)
+        else:
+            self._flags.drop()  # the new session's (the sidebar shows them); one opened with F2 keeps its own
 
     def reply_ended(self) -> None:
         """A reply finished, stopped or failed: autosave, then run what waited for it."""
@@ -148,12 +151,10 @@ class SessionController(SessionSaving):
         self.session, self.on_disk = session, on_disk
         app.chat.turns, app.chat.active = session.turns, None
         if restore:
-            flags, self._flags = dict(self._flags), {}  # sampling flags given with --session beat its settings
-            flags.pop("stop", None)  # not a knob: the stop control keeps it
-            seed, panel = flags.pop("seed", None), self.panel
-            panel.set_params(replace(session.params, **flags))
-            panel.set_seed(session.seed_mode if seed is None else "fixed", session.fixed_seed if seed is None else seed)
-            panel.set_context_mode(session.context_mode)
+            sidebar, panel = opening_settings(session, self._flags.take()), self.panel
+            panel.set_params(sidebar.params)
+            panel.set_seed(sidebar.seed_mode, sidebar.seed)
+            panel.set_context_mode(sidebar.context_mode)
         app.query_one(PromptInput).prompt_history = [t.prompt for t in session.turns if t.prompt]
         await app.query_one(Transcript).show_turns(session.turns)
         app.query_one(Gauge).reset()  # the numbers were the other session's

@@ -192,7 +192,10 @@ async def test_every_action_is_in_the_command_palette(make_app) -> None:
         for title in (
             "Stop",
             "Regenerate",
-            "Copy last reply",
+            "Copy reply",
+            "Find in the transcript",
+            "Previous reply",
+            "Toggle one poem per reply",
             "Reset sampling knobs",
             "Toggle context mode",
             "Toggle fixed seed",

@@ -80,12 +80,16 @@ async def test_the_list_shows_sessions_and_unreadable_files_and_search_filters(m
         assert set(rows(screen)) == {"poems", "drafts", "broken.json"}
         table = screen.query_one(DataTable)
         cells = {str(table.get_row_at(i)[1]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
-        assert cells["poems"][2] == "tiny" and cells["poems"][3] == "2"
+        assert cells["poems"][2] == "明月" and cells["poems"][3] == "tiny" and cells["poems"][4] == "2"  # preview
         assert cells["broken.json"][2].startswith("unreadable: not valid JSON")
         await pilot.press("p", "O")  # the search box has the focus; case is ignored
         await wait_until(pilot, lambda: rows(screen) == ["poems"])
         for _ in range(2):
             await pilot.press("backspace")
+        await wait_until(pilot, lambda: len(rows(screen)) == 3)
+        await pilot.press("明")  # the first prompt is searched too
+        await wait_until(pilot, lambda: rows(screen) == ["poems"])
+        await pilot.press("backspace")
         await wait_until(pilot, lambda: len(rows(screen)) == 3)
         await highlight(pilot, screen, "broken.json")
         notes = Recorder(app)

@@ -1,4 +1,4 @@
-"""F2: the saved sessions — name, model, turns, last used — with a search box; open, rename,
+"""F2: the saved sessions — name, first prompt, model, turns, last used — with a search box; open, rename,
 delete (after a confirmation) and export. A file that does not load is listed as unreadable
 with the reason: it cannot be opened, renamed or exported, only deleted.
 
@@ -51,7 +51,7 @@ class SessionsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-box"):
-            yield Input(placeholder="Search by name", id="sessions-search")
+            yield Input(placeholder="Search by name or first prompt", id="sessions-search")
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static(id="sessions-note")
         yield Footer()
@@ -59,7 +59,7 @@ class SessionsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#sessions-box").border_title = "Sessions"
         table = self.query_one(DataTable)
-        table.add_columns("", "name", "model", "turns", "last used")
+        table.add_columns("", "name", "first prompt", "model", "turns", "last used")
         self.reload()
         self.query_one(Input).focus()
 
@@ -76,18 +76,25 @@ class SessionsScreen(ModalScreen[None]):
     def fill(self) -> None:
         table = self.query_one(DataTable)
         needle = self.query_one(Input).value.strip().casefold()
-        self.shown = [i for i in self.infos if needle in i.name.casefold()]
+        self.shown = [i for i in self.infos if needle in i.name.casefold() or needle in i.preview.casefold()]
         table.clear()
         for info in self.shown:
             mark = "●" if self.controller.is_open(info) else ""
             if info.readable:
-                table.add_row(
-                    mark, clip(info.name, 40), info.model or "—", str(info.turns), last_used(info), key=str(info.path)
+                preview = Text(clip(info.preview, 24) or "—", style="italic")
+                cells: tuple[str | Text, ...] = (
+                    clip(info.name, 32),
+                    preview,
+                    info.model or "—",
+                    str(info.turns),
+                    last_used(info),
                 )
+                table.add_row(mark, *cells, key=str(info.path))
             else:
                 reason = info.error.removeprefix(f"{info.path}: ")
                 unreadable = Text(clip(f"unreadable: {reason}", 60), style="red")
-                table.add_row(mark, Text(info.name, style="dim"), unreadable, "", last_used(info), key=str(info.path))
+                cells = (Text(info.name, style="dim"), unreadable, "", "", last_used(info))
+                table.add_row(mark, *cells, key=str(info.path))
         self.query_one("#sessions-note", Static).update(self.note())
         self.refresh_bindings()
 

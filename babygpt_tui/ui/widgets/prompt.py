@@ -104,6 +104,12 @@ class PromptInput(TextArea):
         self.load_text(text)
         self.move_cursor(self.document.end)
 
+    def load_for_editing(self, text: str) -> None:
+        """Put `text` in the box to edit (an earlier turn's prompt), cursor at its end, focused."""
+        self._browse, self._draft = None, ""
+        self._set(text)
+        self.focus()
+
     def accept(self) -> str:
         """Clear the box and remember its text in the history; returns the text."""
         text = self.text

@@ -21,8 +21,10 @@ from textual.widgets import Static
 from ...session import Turn
 from ..messages import ForwardsTyping
 from ..token_info import branch_note
+from ..transcript_search import matching_turns, next_match
 from .heatmap import ReplyChunk
 from .inspect_mode import InspectMode
+from .turn_select import TurnSelection
 
 FREEZE_AFTER = 200  # characters of streamed tail before its complete lines are frozen
 LAYOUT_EVERY = 0.1  # seconds between layout passes while a reply streams
@@ -190,7 +192,7 @@ class EarlierTurns(Static):
         await self.parent.show_earlier()  # type: ignore[union-attr]
 
 
-class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
+class Transcript(InspectMode, TurnSelection, ForwardsTyping, VerticalScroll):
     """All turns of the conversation, newest at the bottom.
 
     Inspect mode: a cursor on one reply character (click one, or ←/→ with the transcript
@@ -204,6 +206,7 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
         super().__init__(id=id)
         self.can_focus = True
         self.cursor: tuple[Turn, int] | None = None  # inspect mode: (turn, reply character)
+        self.selected: Turn | None = None  # ↑/↓ or a search selected this turn
         self.hidden: list[Turn] = []  # the oldest turns of an opened session, not mounted yet
         self._shown: dict[int, TurnView] = {}  # id(turn) -> its view
 
@@ -216,7 +219,7 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
     def on_key(self, event: events.Key) -> None:
         if event.character in BROWSE_KEYS:
             return  # the app's `[` / `]`: another reply of the turn
-        if not self.cursor_key(event):
+        if not self.cursor_key(event) and not self.select_key(event):
             self.forward_typing(event)
 
     def watch_heatmap(self) -> None:
@@ -239,14 +242,28 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
     def remove_turn(self, turn: Turn) -> None:
         if self.cursor is not None and self.cursor[0] is turn:
             self.inspect(None)
+        if self.selected is turn:
+            self.selected = None
         if (view := self._shown.pop(id(turn), None)) is not None:
             view.remove()
 
-    def focused_turn(self, turns: list[Turn]) -> int | None:
-        """The index in `turns` of the turn the person is on (inspected), or None (the last)."""
-        if self.cursor is None:
-            return None
-        return next((i for i, t in enumerate(turns) if t is self.cursor[0]), None)
+    def all_turns(self) -> list[Turn]:
+        """Every turn of the transcript, the older ones not mounted yet included, in order."""
+        return self.hidden + [view.turn for view in self._views()]
+
+    async def find(self, text: str, step: int) -> tuple[int | None, int]:
+        """Select the next turn holding `text` (see transcript_search): (its place among the
+        matches or None, how many turns match)."""
+        turns = self.all_turns()
+        matches = matching_turns(turns, text)
+        k = next_match(matches, self.selected_index(turns), step)
+        if k is None:
+            return None, 0
+        target = turns[matches[k]]
+        while self._view(target) is None and self.hidden:  # an older turn: show its page first
+            await self.show_earlier()
+        self.select(target)
+        return k, len(matches)
 
     def replace_turn(self, old: Turn, new: Turn) -> None:
         """Show `new` where `old` is (another reply of the same turn)."""
@@ -255,6 +272,9 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
         if (view := self._shown.pop(id(old), None)) is None:
             return
         self._shown[id(new)] = replacement = TurnView(new)
+        if self.selected is old:
+            self.selected = new
+            replacement.add_class("-selected")
         self.mount(replacement, after=view)
         view.remove()
 
@@ -274,6 +294,7 @@ class Transcript(InspectMode, ForwardsTyping, VerticalScroll):
         """Show these finished turns instead of the current ones (a session opened or a new one)."""
         if self.cursor is not None:
             self.inspect(None)
+        self.selected = None
         await self.remove_children()
         self._shown.clear()
         if not turns:
