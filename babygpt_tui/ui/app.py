@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from functools import partial
 from typing import Any
@@ -21,17 +21,19 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
+from textual.filter import LineFilter
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from ..api import Load, SamplingParams, SetParams
+from ..api import Load, ModelInfo, SamplingParams, SetParams
 from ..escape import MULTILINE, escape_controls
 from .backend import ChatBackend
-from .conversation import Conversation, describe_model
+from .conversation import Conversation
 from .engine_client import ChildProcess, EngineClient, Transport
+from .header_text import fit_header
 from .lifecycle import Knobs, Outcome, ReplyLifecycle
 from .messages import (
     CapabilitiesChanged,
@@ -46,6 +48,7 @@ from .messages import (
     TokensGenerated,
     TypedText,
 )
+from .safe_text import ControlFilter
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
@@ -59,29 +62,32 @@ from .widgets.sidebar import Sidebar, SidebarLayout
 from .widgets.transcript import Transcript
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+CONTROL_FILTER = ControlFilter()
 
 
 class BabyGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "babygpt-tui"
+    # Footer order is priority order: on a narrow terminal the footer shows only what fits.
     BINDINGS = [
         Binding("escape", "stop", "Stop"),
         Binding("escape", "focus_prompt", "Prompt", show=False),  # when there is nothing to stop
+        Binding("ctrl+n", "new_session", "New"),
+        Binding("f2", "sessions", "Sessions"),
+        Binding("f3", "replay_last", "Replay"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
+        Binding("f1", "help", "Help"),
         Binding("f5", "reset_knobs", "Reset"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
-        Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "sessions", "Sessions"),
-        Binding("ctrl+n", "new_session", "New"),
-        Binding("f3", "replay_last", "Replay"),
         Binding("ctrl+s", "save_now", "Save", show=False),
         Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
         Binding("ctrl+g", "toggle_heat_encoding", "Heat colours/marks", show=False),
         Binding("f4", "inspect", "Inspect", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
+    model_info: ModelInfo | None = None  # the loaded model, for the header (None: not loaded)
     heat_encoding: reactive[HeatEncoding] = reactive("colour")  # or "marks": text styles, no colour
 
     def __init__(
@@ -125,6 +131,7 @@ class BabyGPTApp(App[None]):
         self._start_engine()
 
     def _start_engine(self) -> None:
+        self.model_info = None
         self.sub_title = "loading model…"
         self.engine.start()
         self.engine.send(SetParams(self.params))
@@ -136,8 +143,8 @@ class BabyGPTApp(App[None]):
 
     # ----- what the engine says ----------------------------------------------------------------
     def on_model_loaded(self, message: ModelLoaded) -> None:
-        info = message.info
-        self.sub_title = describe_model(info)
+        info = self.model_info = message.info
+        self._fit_header()
         if info.vocab_size:  # a server may not tell
             self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
         self.query_one(Gauge).set_block_size(info.block_size)
@@ -150,6 +157,7 @@ class BabyGPTApp(App[None]):
         self.push_screen(ErrorScreen(message.path, message.error, message.user_error))
 
     def on_engine_stopped(self, message: EngineStopped) -> None:
+        self.model_info = None
         self.sub_title = "engine stopped"
         outcome = self.replies.engine_stopped(message.reason)
         self.render_outcome(outcome)
@@ -261,6 +269,9 @@ class BabyGPTApp(App[None]):
     def validate_sub_title(self, sub_title: str) -> str:
         return escape_controls(sub_title)
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), CONTROL_FILTER]  # nothing drawn sends a control character
+
     def notify(
         self,
         message: str,
@@ -303,7 +314,22 @@ class BabyGPTApp(App[None]):
         self.query_one(PromptInput).focus()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.query_one(Sidebar).apply_layout(SidebarLayout.for_width(event.size.width))
+        """On a narrow terminal the sidebar floats and the footer is compact (keys in priority order)."""
+        main, layout = self.screen_stack[0], SidebarLayout.for_width(event.size.width)
+        main.query_one(Sidebar).apply_layout(layout)
+        footer = main.query_one(Footer)
+        if footer.show_command_palette == layout.overlay:  # Ctrl+P still works; its hint makes room
+            footer.compact, footer.show_command_palette = layout.overlay, not layout.overlay
+            footer.refresh(recompose=True)
+        self._fit_header(event.size.width)
+
+    def watch_title(self) -> None:
+        self._fit_header()
+
+    def _fit_header(self, width: int | None = None) -> None:
+        """The model's description, as long as fits beside the session's name."""
+        if self.model_info is not None:
+            self.sub_title = fit_header(self.model_info, self.title, width or self.size.width)
 
     def action_regenerate(self) -> None:
         self.render_outcome(self.replies.regenerate(self.knobs()))
@@ -383,7 +409,7 @@ class BabyGPTApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.model_info))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -24,6 +24,7 @@ from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ...escape import visible_controls
 from ...token_record import TokenRecord
 from ..token_info import HEAT_EDGES, HEAT_LABELS
 from .heat_palette import HeatEncoding, band_styles
@@ -114,6 +115,7 @@ class ReplyChunk(Static):
         text = self.text
         key = (self.start, len(text), len(view.turn.records), heat, cursor, cursor_style)
         if self._built is None or self._built[0] != key:
+            text = visible_controls(text)  # one for one: clicks and the cursor still map to the same index
             self._built = (key, reply_content(text, self.start, view.turn.records, heat, cursor, cursor_style))
         return self._built[1]
 
