@@ -28,6 +28,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from .. import paths
 from ..api import Load, ModelInfo, SamplingParams, SetParams
 from ..escape import MULTILINE, escape_controls
 from .backend import ChatBackend
@@ -52,8 +53,9 @@ from .safe_text import ControlFilter
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
+from .ui_state import HeatEncoding, StateKeeper, UiState
 from .widgets.gauge import Gauge
-from .widgets.heat_palette import HEAT_ENCODING_NAMES, HeatEncoding
+from .widgets.heat_palette import HEAT_ENCODING_NAMES
 from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
 from .widgets.prompt import PromptInput
@@ -88,6 +90,7 @@ class BabyGPTApp(App[None]):
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
     model_info: ModelInfo | None = None  # the loaded model, for the header (None: not loaded)
+    _state_ready = False  # the remembered state is restored: changes from now on are saved
     heat_encoding: reactive[HeatEncoding] = reactive("colour")  # or "marks": text styles, no colour
 
     def __init__(
@@ -105,6 +108,7 @@ class BabyGPTApp(App[None]):
         options = options or StartOptions()
         self.replies = ReplyLifecycle(self.chat, self.engine.send, self._start_engine, options.context_keep)
         self.sessions = SessionController(self, options)
+        self.state = StateKeeper(paths.state_path())
         self.exit_signal: int | None = None  # SIGTERM/SIGHUP that ended the app
         self.load_error: ModelLoadFailed | None = None  # the model could not be loaded (exit 2 or 1)
 
@@ -123,12 +127,34 @@ class BabyGPTApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.sessions.start()
+        self._restore_state()
         loop = asyncio.get_running_loop()
         for sig in QUIT_SIGNALS:
             with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
                 loop.add_signal_handler(sig, self._quit_on_signal, sig)
         self.replies.engine_starting()
         self._start_engine()
+
+    # ----- theme and heat-map, remembered between launches (ui_state.py) -----------------------
+    def _restore_state(self) -> None:
+        state, problem = self.state.load()
+        if state is not None:
+            if state.theme in self.available_themes:
+                self.theme = state.theme
+            self.heatmap, self.heat_encoding = state.heatmap, state.heat_encoding
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
+        self._state_ready = True
+
+    def _remember(self) -> None:
+        if self._state_ready and (problem := self.state.save(UiState(self.theme, self.heatmap, self.heat_encoding))):
+            self.notify(problem, severity="warning", markup=False)
+
+    def watch_theme(self) -> None:
+        self._remember()
+
+    def watch_heatmap(self) -> None:
+        self._remember()
 
     def _start_engine(self) -> None:
         self.model_info = None
@@ -379,6 +405,7 @@ class BabyGPTApp(App[None]):
 
     def watch_heat_encoding(self) -> None:
         self.query("ReplyChunk, HeatLegend").refresh()
+        self._remember()
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)

@@ -27,7 +27,8 @@ from textual.widgets import Static
 from ...escape import visible_controls
 from ...token_record import TokenRecord
 from ..token_info import HEAT_EDGES, HEAT_LABELS
-from .heat_palette import HeatEncoding, band_styles
+from ..ui_state import HeatEncoding
+from .heat_palette import band_styles
 
 if TYPE_CHECKING:
     from .transcript import TurnView
