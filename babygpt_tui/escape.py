@@ -37,6 +37,22 @@ def escape_controls(text: str, keep: str = "") -> str:
     return CONTROL_RE.sub(lambda m: m[0] if m[0] in keep else _visible(m[0]), text)
 
 
+def _picture(char: str) -> str:
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Control Pictures block: ␀ … ␟
+    return "␡" if code == 0x7F else "\ufffd"
+
+
+def visible_controls(text: str, keep: str = MULTILINE) -> str:
+    """`text` with each control character replaced by ONE visible character (ESC → ␛, other C0
+    controls → their Control Picture, DEL → ␡, anything else → �), for text whose character
+    positions matter: the TUI maps a click or a cursor on a reply to the same index."""
+    if not CONTROL_RE.search(text):
+        return text
+    return CONTROL_RE.sub(lambda m: m[0] if m[0] in keep else _picture(m[0]), text)
+
+
 def escape_json(text: str) -> str:
     """JSON text with the control characters JSON leaves raw (DEL, C1, bidirectional marks)
     written as `\\u` escapes: the same JSON value, safe to print. (json.dumps escapes the C0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from functools import partial
 from typing import Any
@@ -22,19 +22,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.driver import Driver
+from textual.filter import LineFilter
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
-from ..api import Load, SamplingParams, SetParams
+from .. import paths
+from ..api import Load, ModelInfo, SamplingParams, SetParams
 from ..escape import MULTILINE, escape_controls
 from . import unsaved, watchdog
 from .backend import ChatBackend
-from .conversation import Conversation, describe_model
+from .conversation import Conversation
 from .engine_client import ChildProcess, EngineClient, Transport
 from .explaining import Explainer
+from .header_text import fit_header
 from .lifecycle import Knobs, Outcome, ReplyLifecycle
 from .messages import (
     CapabilitiesChanged,
@@ -50,12 +53,14 @@ from .messages import (
     TokensGenerated,
     TypedText,
 )
+from .safe_text import ControlFilter
 from .screens.error import ErrorScreen
 from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
+from .ui_state import HeatEncoding, StateKeeper, UiState
 from .widgets.attention import AttentionView
 from .widgets.gauge import Gauge
-from .widgets.heat_palette import HEAT_ENCODING_NAMES, HeatEncoding
+from .widgets.heat_palette import HEAT_ENCODING_NAMES
 from .widgets.inspect_mode import InspectMode
 from .widgets.inspector import Inspector
 from .widgets.pipeline import PipelineView
@@ -67,11 +72,13 @@ from .widgets.stop_control import StopControl
 from .widgets.transcript import Transcript
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+CONTROL_FILTER = ControlFilter()
 
 
 class BabyGPTApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "babygpt-tui"
+    # Footer order is priority order: on a narrow terminal the footer shows only what fits.
     BINDINGS = [
         # first, so the footer has room for them while the attention view (F8) is open
         Binding("shift+right", "attention_layer(1)", "Layer", key_display="⇧←→"),
@@ -80,15 +87,15 @@ class BabyGPTApp(App[None]):
         Binding("shift+up", "attention_head(-1)", "Head", show=False),
         Binding("escape", "stop", "Stop"),
         Binding("escape", "focus_prompt", "Prompt", show=False),  # when there is nothing to stop
+        Binding("ctrl+n", "new_session", "New"),
+        Binding("f2", "sessions", "Sessions"),
+        Binding("f3", "replay_last", "Replay"),
         Binding("ctrl+r", "regenerate", "Regenerate"),
         Binding("ctrl+o", "copy_reply", "Copy"),
+        Binding("f1", "help", "Help"),
         Binding("f5", "reset_knobs", "Reset"),
         Binding("ctrl+b", "toggle_sidebar", "Sidebar", show=False),
-        Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "sessions", "Sessions"),
-        Binding("ctrl+n", "new_session", "New"),
-        Binding("f3", "replay_last", "Replay"),
         Binding("ctrl+s", "save_now", "Save", show=False),
         Binding("ctrl+t", "toggle_heatmap", "Heat-map", show=False),
         Binding("ctrl+g", "toggle_heat_encoding", "Heat colours/marks", show=False),
@@ -100,6 +107,8 @@ class BabyGPTApp(App[None]):
         Binding("f9", "toggle_pipeline", "Sampler", show=False),
     ]
     heatmap = reactive(False)  # colour every reply character by its probability
+    model_info: ModelInfo | None = None  # the loaded model, for the header (None: not loaded)
+    _state_ready = False  # the remembered state is restored: changes from now on are saved
     heat_encoding: reactive[HeatEncoding] = reactive("colour")  # or "marks": text styles, no colour
 
     def __init__(
@@ -118,6 +127,7 @@ class BabyGPTApp(App[None]):
         self.replies = ReplyLifecycle(self.chat, self.engine.send, self._start_engine, options.context_keep)
         self.sessions = SessionController(self, options)
         self.explainer = Explainer(self.chat, lambda request: self.engine.send(request))
+        self.state = StateKeeper(paths.state_path())
         self.exit_signal: int | None = None  # SIGTERM/SIGHUP that ended the app
         self.load_error: ModelLoadFailed | None = None  # the model could not be loaded (exit 2 or 1)
 
@@ -138,6 +148,7 @@ class BabyGPTApp(App[None]):
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
         self.sessions.start()
+        self._restore_state()
         loop = asyncio.get_running_loop()
         for sig in QUIT_SIGNALS:
             with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
@@ -154,7 +165,29 @@ class BabyGPTApp(App[None]):
 
         return TerminalDriver
 
+    # ----- theme and heat-map, remembered between launches (ui_state.py) -----------------------
+    def _restore_state(self) -> None:
+        state, problem = self.state.load()
+        if state is not None:
+            if state.theme in self.available_themes:
+                self.theme = state.theme
+            self.heatmap, self.heat_encoding = state.heatmap, state.heat_encoding
+        if problem:
+            self.notify(problem, severity="warning", markup=False)
+        self._state_ready = True
+
+    def _remember(self) -> None:
+        if self._state_ready and (problem := self.state.save(UiState(self.theme, self.heatmap, self.heat_encoding))):
+            self.notify(problem, severity="warning", markup=False)
+
+    def watch_theme(self) -> None:
+        self._remember()
+
+    def watch_heatmap(self) -> None:
+        self._remember()
+
     def _start_engine(self) -> None:
+        self.model_info = None
         self.sub_title = "loading model…"
         self.engine.start()
         self.engine.send(SetParams(self.params))
@@ -167,8 +200,8 @@ class BabyGPTApp(App[None]):
 
     # ----- what the engine says ----------------------------------------------------------------
     def on_model_loaded(self, message: ModelLoaded) -> None:
-        info = message.info
-        self.sub_title = describe_model(info)
+        info = self.model_info = message.info
+        self._fit_header()
         if info.vocab_size:  # a server may not tell
             self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
         self.query_one(Gauge).set_block_size(info.block_size)
@@ -183,6 +216,7 @@ class BabyGPTApp(App[None]):
         self.push_screen(ErrorScreen(message.path, message.error, message.user_error))
 
     def on_engine_stopped(self, message: EngineStopped) -> None:
+        self.model_info = None
         self.sub_title = "engine stopped"
         outcome = self.replies.engine_stopped(message.reason)
         self.render_outcome(outcome)
@@ -324,6 +358,9 @@ class BabyGPTApp(App[None]):
     def validate_sub_title(self, sub_title: str) -> str:
         return escape_controls(sub_title)
 
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), CONTROL_FILTER]  # nothing drawn sends a control character
+
     def notify(
         self,
         message: str,
@@ -363,7 +400,22 @@ class BabyGPTApp(App[None]):
         self.query_one(PromptInput).focus()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.query_one(Sidebar).apply_layout(SidebarLayout.for_width(event.size.width))
+        """On a narrow terminal the sidebar floats and the footer is compact (keys in priority order)."""
+        main, layout = self.screen_stack[0], SidebarLayout.for_width(event.size.width)
+        main.query_one(Sidebar).apply_layout(layout)
+        footer = main.query_one(Footer)
+        if footer.show_command_palette == layout.overlay:  # Ctrl+P still works; its hint makes room
+            footer.compact, footer.show_command_palette = layout.overlay, not layout.overlay
+            footer.refresh(recompose=True)
+        self._fit_header(event.size.width)
+
+    def watch_title(self) -> None:
+        self._fit_header()
+
+    def _fit_header(self, width: int | None = None) -> None:
+        """The model's description, as long as fits beside the session's name."""
+        if self.model_info is not None:
+            self.sub_title = fit_header(self.model_info, self.title, width or self.size.width)
 
     def action_regenerate(self) -> None:
         self.render_outcome(self.replies.regenerate(self.knobs()))
@@ -452,6 +504,7 @@ class BabyGPTApp(App[None]):
 
     def watch_heat_encoding(self) -> None:
         self.query("ReplyChunk, HeatLegend").refresh()
+        self._remember()
 
     def action_inspect(self, pick: bool = False) -> None:
         self.query_one(Transcript).inspect_last(pick)
@@ -502,7 +555,7 @@ class BabyGPTApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.model_info))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

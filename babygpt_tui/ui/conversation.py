@@ -29,16 +29,6 @@ from .token_info import forced_prefix
 CONTEXT_CHARS_PER_BLOCK = 2
 
 
-def describe_model(info: ModelInfo) -> str:
-    """`songci-small.safetensors · 12.3M params · cpu · float32` for the header; a model on a
-    server: `songci-small · 12.3M params · http://127.0.0.1:8000` (what the server tells)."""
-    n = info.n_params
-    count = f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K" if n >= 1e3 else str(n)
-    if info.server:
-        return " · ".join(part for part in (info.name, f"{count} params" if n else "", info.server) if part)
-    return f"{info.name} · {count} params · {info.device} · {info.dtype}"
-
-
 def prompt_up_to(turn: Turn, context: str, index: int) -> str:
     """The prompt of `turn` as the model read it, then its reply before character `index`: an
     empty prompt (with no transcript before it) started from the poem boundary, a blank line."""

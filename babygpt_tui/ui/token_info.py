@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from itertools import takewhile
 
 from ..api import SamplingParams
+from ..escape import visible_controls
 from ..session import BranchRef, Turn
 from ..token_record import TokenRecord
 from .backend import NO_PROBABILITIES
@@ -109,5 +110,6 @@ def forced_prefix(records: list[TokenRecord]) -> tuple[int, ...]:
 
 
 def shown(text: str) -> str:
-    """A character as the inspector shows it: newlines, spaces and tabs made visible."""
-    return {"\n": "↵", " ": "␠", "\t": "⇥", "": "∅"}.get(text, text)
+    """A character as the inspector shows it: newlines, spaces and tabs made visible, and any
+    other control character from the vocabulary (a file) as its visible picture, never raw."""
+    return {"\n": "↵", " ": "␠", "\t": "⇥", "": "∅"}.get(text) or visible_controls(text)

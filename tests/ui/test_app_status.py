@@ -99,3 +99,26 @@ async def test_control_characters_from_files_are_escaped_in_the_header_and_notif
         drawn = "\n".join(screen_lines(app))
         assert "\x1b" not in drawn and "\u202e" not in drawn and "\x9b" not in drawn
         assert "evil\\x1b[2J name\\u202e." in drawn
+
+
+async def test_a_session_with_terminal_escapes_in_its_text_is_drawn_without_them(make_app) -> None:
+    from babygpt_tui.session import Session, Turn
+    from babygpt_tui.session_store import SessionStore
+    from babygpt_tui.ui.session_controller import StartOptions
+    from babygpt_tui.ui.token_info import shown
+    from babygpt_tui.ui.widgets.heatmap import ReplyChunk
+
+    evil = "\x1b[2J\x1b]0;owned\x07\u202e"
+    session = Session("poems", turns=[Turn(f"明{evil}月", f"春{evil}风", "length", seed=3)])
+    SessionStore().save(session)
+    app = make_app(start=StartOptions(session=SessionStore().load("poems")))
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: len(app.query(ReplyChunk)) == 1)
+        await pilot.pause(0.2)
+        drawn = "\n".join(screen_lines(app))
+        assert "\x1b" not in drawn and "\u202e" not in drawn and "\x07" not in drawn
+        assert "春␛[2J␛]0;owned␇\ufffd风" in drawn  # the reply: one visible character for each
+        assert len(app.query_one(ReplyChunk).render().plain) == len(app.chat.turns[0].reply)  # clicks map 1:1
+        assert "明[2J]0;owned月" in drawn  # the prompt (drawn as is): the controls are dropped
+    assert shown("\x1b") == "␛" and shown("\u202e") == "\ufffd" and shown("\n") == "↵"

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from babygpt_tui.api import GenStats, ModelInfo, SamplingParams, TokenBatch
 from babygpt_tui.session import ModelRef
-from babygpt_tui.ui.conversation import Conversation, describe_model, same_model, unknown_chars_message
+from babygpt_tui.ui.conversation import Conversation, same_model, unknown_chars_message
+from babygpt_tui.ui.header_text import describe_model
 
 INFO = ModelInfo(
     name="m.safetensors",

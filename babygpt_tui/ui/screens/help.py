@@ -1,4 +1,5 @@
-"""F1 / `?`: every key, what the knobs mean, and where to find the rest (command palette)."""
+"""F1 / `?`: the loaded model (with its layout in words), every key, what the knobs mean, and
+where to find the rest (command palette)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from ...api import ModelInfo
+from ...escape import escape_controls
+from ..header_text import count_text
 
 KEYS = [
     ("Enter", "send the prompt (an empty prompt starts a new poem)"),
@@ -99,13 +104,38 @@ def _table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
+def model_rows(info: ModelInfo) -> list[tuple[str, str]]:
+    """The loaded model, as `info` tells it (file names and metadata escaped: they come from files)."""
+    rows = [("file", info.path or info.name)]
+    if info.server:
+        rows.append(("server", info.server))
+    if info.layout_description:
+        rows.append(("layout", info.layout_description))
+    size = f"{count_text(info.n_params)} parameters" if info.n_params else ""
+    shape = f"{info.n_layer} layers × {info.n_head} heads × {info.n_embd} wide" if info.n_layer else ""
+    rows.append(("size", " · ".join(p for p in (size, shape) if p) or "not told"))
+    context = f"{info.block_size} characters of context" if info.block_size else ""
+    vocab = f"{info.vocab_size} characters in the vocabulary" if info.vocab_size else ""
+    rows.append(("reads", " · ".join(p for p in (context, vocab) if p) or "not told"))
+    if not info.server:
+        threads = f" · {info.threads} torch thread{'s' if info.threads != 1 else ''}" if info.threads else ""
+        rows.append(("runs on", f"{info.device} · {info.dtype}{threads}"))
+    return [(key, escape_controls(value)) for key, value in rows]
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,f1,q,question_mark", "dismiss", "Close"),
     ]
 
+    def __init__(self, info: ModelInfo | None = None) -> None:
+        super().__init__()
+        self.info = info  # the loaded model (None while it loads)
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
+            if self.info is not None:
+                yield Static(_table("Model", model_rows(self.info)), id="help-model")
             yield Static(_table("Keys", KEYS), id="help-keys")
             yield Static(_table("Knobs (applied in this order, changeable while text streams)", KNOBS), id="help-knobs")
             yield Static(Text("Esc, F1 or q closes this help.", style="dim"), id="help-close")

@@ -15,12 +15,12 @@ monochrome terminal, NO_COLOR, or a reader who cannot tell red from green.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from textual.color import Color
 from textual.style import Style
 
-HeatEncoding = Literal["colour", "marks"]
+from ..ui_state import HeatEncoding
+
 HEAT_ENCODING_NAMES: dict[HeatEncoding, str] = {
     "colour": "colours",
     "marks": "marks (reverse, underline, bold, dim: no colour needed)",

@@ -24,9 +24,11 @@ from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ...escape import visible_controls
 from ...token_record import TokenRecord
 from ..token_info import HEAT_EDGES, HEAT_LABELS
-from .heat_palette import HeatEncoding, band_styles
+from ..ui_state import HeatEncoding
+from .heat_palette import band_styles
 from .prompt_lead import NO_LEAD, PROMPT_CLASS, SKIPPED_CLASS, Lead, prompt_lead
 
 if TYPE_CHECKING:
@@ -120,7 +122,9 @@ class ReplyChunk(Static):
         lead_key = (turn.prompt, turn.skipped, lead_styles) if self.start == 0 else None
         key = (self.start, len(text), len(turn.records), heat, cursor, cursor_style, lead_key)
         if self._built is None or self._built[0] != key:
-            self.lead = prompt_lead(turn.prompt, turn.skipped, *lead_styles) if lead_key else NO_LEAD
+            text = visible_controls(text)  # one for one: clicks and the cursor still map to the same index
+            prompt = visible_controls(turn.prompt)  # a prompt from a session file: its controls shown, not sent
+            self.lead = prompt_lead(prompt, turn.skipped, *lead_styles) if lead_key else NO_LEAD
             reply = reply_content(text, self.start, turn.records, heat, cursor, cursor_style)
             self._built = (key, self.lead.content + reply if self.lead is not NO_LEAD else reply)
         return self._built[1]

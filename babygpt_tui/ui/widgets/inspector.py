@@ -148,6 +148,8 @@ class Inspector(Vertical):
             sidebar.set_class(turn is not None, "-inspecting")
             if turn is not None:
                 sidebar.reveal()
+            else:
+                sidebar.conceal()
         self._update_display()
         if turn is None:
             if self.alternatives.has_focus and self._return_to is not None:

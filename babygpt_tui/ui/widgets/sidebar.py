@@ -40,6 +40,8 @@ class SidebarLayout:
 class Sidebar(Vertical):
     """The container of the gauge, the inspector and the knobs (ids in app.tcss)."""
 
+    _revealed = False  # shown by `reveal` (inspecting), not by the person
+
     def on_key(self, event: events.Key) -> None:
         if event.is_printable and event.character and event.character not in NOT_FORWARDED:
             event.stop()
@@ -66,10 +68,12 @@ class Sidebar(Vertical):
             return
         self.set_class(layout.overlay, "-overlay")
         self.remove_class("-open")
+        self._revealed = False
         self._sync_screen()
 
     def toggle(self) -> None:
         """Ctrl+B: show or hide (as an overlay: open or close)."""
+        self._revealed = False
         if self.has_class("-overlay"):
             self.toggle_class("-open")
         else:
@@ -77,13 +81,24 @@ class Sidebar(Vertical):
         self._sync_screen()
 
     def reveal(self) -> None:
-        """Make sure it is on screen (inspecting needs the inspector)."""
-        self.remove_class("-hidden")
+        """Make sure it is on screen (inspecting needs the inspector); `conceal` undoes it."""
+        if self.shown:
+            return
+        self._revealed = True
         if self.has_class("-overlay"):
             self.add_class("-open")
+        else:
+            self.remove_class("-hidden")
         self._sync_screen()
+
+    def conceal(self) -> None:
+        """Inspecting ended: hidden or closed again if `reveal` had shown it."""
+        if self._revealed:
+            self._revealed = False
+            self.toggle()
 
     def close_overlay(self) -> None:
         """Esc: an open overlay goes, so the prompt and the transcript are whole again."""
+        self._revealed = False
         self.remove_class("-open")
         self._sync_screen()
