@@ -78,6 +78,7 @@ class Generator:
         self._prefill_model: BabyGPT | None = None
         if self.device.type == "cpu" and self.dtype not in (torch.float32, torch.int8):
             self._prefill_model = copy.deepcopy(model).to(device=self.device, dtype=torch.float32).fuse()
+        n_params = model.num_params()  # the checkpoint's own: int8 adds per-row scales (and a tied head's copy)
         if self.dtype == torch.int8:
             self.model = quantize_int8(model).to(device=self.device).fuse()
         else:
@@ -97,7 +98,7 @@ class Generator:
         self.info = ModelInfo(
             name=name,
             path=path,
-            n_params=self.model.num_params(),
+            n_params=n_params,
             vocab_size=cfg.vocab_size,
             block_size=cfg.block_size,
             n_layer=cfg.n_layer,

@@ -54,6 +54,7 @@ def test_an_int8_generator_decodes_like_float32_and_keeps_no_float32_copy(tiny_m
     fp32 = Generator(copy.deepcopy(tiny_model), tiny_tokenizer, device="cpu", dtype="float32")
     int8 = Generator(tiny_model, tiny_tokenizer, device="cpu", dtype="int8")
     assert int8.info.dtype == "int8" and int8._prefill_model is None
+    assert int8.info.n_params == fp32.info.n_params  # the checkpoint's count, not the scales' too
     blocks = int8.model.layers()
     assert blocks and isinstance(int8.model.lm_head, Int8Linear)
     assert all(isinstance(b.attn.qkv, Int8Linear) and isinstance(b.attn.proj, Int8Linear) for b in blocks)
