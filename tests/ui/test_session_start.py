@@ -13,7 +13,6 @@ from babygpt_tui.commands import tui
 from babygpt_tui.session import Session, Turn
 from babygpt_tui.session_store import SessionStore
 from babygpt_tui.ui.app import BabyGPTApp
-from babygpt_tui.ui.session_actions import EXPORTS_DIR
 from tests.plugins.pilot import InProcessEngine, Recorder, finished, ready, send, wait_until
 
 SIZE = (100, 30)
@@ -89,7 +88,7 @@ async def test_an_export_never_replaces_an_earlier_one(make_app) -> None:
         await ready(pilot)
         await send(pilot, "明月")
         await finished(pilot)
-        folder = paths.data_dir() / EXPORTS_DIR
+        folder = paths.exports_dir()
         app.action_export_md()
         app.action_export_md()
         await pilot.pause()
