@@ -91,12 +91,6 @@ def test_the_engine_does_not_outlive_a_killed_tui(tiny_checkpoint) -> None:
 
 
 def start_tui_in_a_terminal(*args: str) -> tuple[subprocess.Popen, int]:
-    """The TUI in a pseudo-terminal, with replies that run to their length (not one poem: the
-    tests signal it mid-reply)."""
-    from babygpt_tui import paths
-
-    paths.config_path().parent.mkdir(parents=True, exist_ok=True)
-    paths.config_path().write_text("one_poem = false\n", encoding="utf-8")
     master, slave = os.openpty()
     os.set_blocking(master, False)
     proc = subprocess.Popen(
@@ -176,7 +170,9 @@ def test_a_closed_terminal_window_ends_the_tui_with_the_reply_saved(hangup: bool
     draws any more, and its last writes fail — it must still end, save the reply, end the engine."""
     if not BUNDLED.exists():
         pytest.skip("needs the bundled model (a reply long enough to close the window in the middle of)")
-    proc, master = start_tui_in_a_terminal("--session", "closed", "--max-new-tokens", "2048", "--threads", "1")
+    proc, master = start_tui_in_a_terminal(
+        "--session", "closed", "--max-new-tokens", "2048", "--no-one-poem", "--threads", "1"
+    )
     try:
         assert b"params" in read_until(master, b"params")
         os.write(master, "明月".encode() + b"\r")
