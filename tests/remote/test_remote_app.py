@@ -152,3 +152,20 @@ def test_the_command_line_connects_the_app_to_the_server(server: ServerProcess) 
 def test_a_bad_server_flag_is_one_line(argv: list[str], expected: str) -> None:
     _, error = build_app(build_parser().parse_args(argv))
     assert error is not None and expected in str(error)
+
+
+async def test_the_tuis_stop_strings_reach_the_server(server, remote_app) -> None:
+    """One poem per reply and `--stop` are stop strings of the request: a server ends the reply
+    there, the stop string not shown (the tiny model writes no blank line, so a string it does)."""
+    from babygpt_tui.ui.session_controller import StartOptions
+
+    params = SamplingParams(max_new_tokens=120)
+    free = direct(server, "明", params, 3)["text"]
+    stop = free[40:42]
+    app = remote_app(server.url, params, start=StartOptions(seed=3, stop=(stop,), one_poem=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await send(pilot, "明")
+        await finished(pilot)
+        turn = app.chat.turns[0]
+    assert turn.stop_reason == "stop" and turn.reply == free[: free.index(stop)]
