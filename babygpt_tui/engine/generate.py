@@ -26,7 +26,7 @@ from .explain import explain_context
 from .kvcache import KVCache
 from .model import BabyGPT
 from .quant import quantize_int8
-from .sampling import pick
+from .sampling import Pick, pick
 from .stops import StopMatcher
 from .tokenizer import CharTokenizer
 
@@ -251,6 +251,7 @@ class GenerationRun:
                 token = chosen.id
                 if self.tap is not None:  # the pipeline view is watching this step
                     self.tap(logits.float(), params, history, token, count)
+                top_raw = _top_raw(chosen.logprobs, n_top, tokenizer) if n_top else ()
                 now = time.perf_counter()
                 t_first = t_first or now
                 t_last = now
@@ -264,8 +265,8 @@ class GenerationRun:
                     shifted=shifted,
                     time=now,
                     params=params,
-                    top_raw=_top(logits.float(), n_top, tokenizer, chosen.lse) if chosen.lse is not None else (),
-                    top_warped=_top(chosen.probs, n_top, tokenizer) if chosen.probs is not None else (),
+                    top_raw=top_raw,
+                    top_warped=_top_warped(chosen, top_raw, n_top, tokenizer) if n_top else (),
                     warped_prob=chosen.warped_prob,
                 )
                 count += 1
@@ -311,11 +312,29 @@ class GenerationRun:
             )
 
 
-def _top(x: torch.Tensor, n: int, tokenizer: CharTokenizer, lse: torch.Tensor | None = None) -> tuple[Alternative, ...]:
-    """Top-n alternatives: from logits (with their logsumexp) or from probabilities."""
-    values, ids = torch.topk(x, min(n, x.numel()))
-    probs = (values - lse).exp() if lse is not None else values
+def _top_raw(logprobs: torch.Tensor, n: int, tokenizer: CharTokenizer) -> tuple[Alternative, ...]:
+    """The n most likely tokens under the raw distribution, from its log-softmax."""
+    values, ids = torch.topk(logprobs, min(n, logprobs.numel()))
     return tuple(
         Alternative(int(i), tokenizer.chars[int(i)], float(p))
-        for i, p in zip(ids.tolist(), probs.tolist(), strict=True)
+        for i, p in zip(ids.tolist(), values.exp().tolist(), strict=True)
+    )
+
+
+def _top_warped(
+    chosen: Pick, top_raw: tuple[Alternative, ...], n: int, tokenizer: CharTokenizer
+) -> tuple[Alternative, ...]:
+    """The n most likely tokens under the warped distribution. Greedy's is one-hot: its argmax
+    at 1, then zeros (the warpers cut every other token), without building it — the zeros are
+    the raw alternatives' next ids, as a record only tells "cut" from them."""
+    if chosen.greedy:
+        zeros = [a for a in top_raw if a.id != chosen.best][: max(0, n - 1)]
+        return (Alternative(chosen.best, tokenizer.chars[chosen.best], 1.0),) + tuple(
+            Alternative(a.id, a.text, 0.0) for a in zeros
+        )
+    assert chosen.probs is not None
+    values, ids = torch.topk(chosen.probs, min(n, chosen.probs.numel()))
+    return tuple(
+        Alternative(int(i), tokenizer.chars[int(i)], float(p))
+        for i, p in zip(ids.tolist(), values.tolist(), strict=True)
     )

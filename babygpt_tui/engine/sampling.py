@@ -111,8 +111,10 @@ class Pick:
     id: int
     logprob: float  # under the raw distribution
     warped_prob: float  # under the warped distribution the draw used
-    probs: torch.Tensor | None  # that distribution, only when asked for (the alternatives)
-    lse: torch.Tensor | None  # logsumexp of the raw logits, idem (the raw alternatives' normaliser)
+    probs: torch.Tensor | None  # that distribution, only when asked for (non-greedy alternatives)
+    logprobs: torch.Tensor  # log-softmax of the raw logits (the raw alternatives come from it)
+    greedy: bool  # the warped distribution is one-hot at `best`
+    best: int  # the argmax (greedy) or the drawn token
 
 
 def pick(
@@ -126,28 +128,24 @@ def pick(
     """`sample` (the same token, the same random numbers) plus the token's raw log-probability
     and warped probability, with as few ops as the settings allow: greedy never builds the
     one-hot distribution (its warped probability is 1 for the argmax, 0 for a forced other
-    token) unless `want_probs`. A decode step of a small model is a few hundred microseconds,
-    and each op here costs a few (measured over 6,148 logits, one thread: log_softmax 7.5 µs,
-    logsumexp 16, argmax 17, max(0) with its index 4.4 — the first maximal index, as argmax).
+    token; its alternatives are made from that, see generate.py). A decode step of a small model
+    is a few hundred microseconds, and each op here costs a few (measured over 6,148 logits, one
+    thread: log_softmax 7.5 µs, logsumexp 16, argmax 17, max(0) with its index 4.4 — the first
+    maximal index, as argmax).
     `forced`: report this token instead (the draw is still made, so the random stream is the
     same as without it)."""
     raw = logits.float()
     logprobs = torch.log_softmax(raw, 0)
-    lse = torch.logsumexp(raw, 0) if want_probs else None
     if is_greedy(params):
         x = repetition_penalty(raw, history, params.repetition_penalty, params.repetition_window)
         best = int(x.max(0).indices)
         token = best if forced is None else forced
-        probs = None
-        if want_probs:
-            probs = torch.full_like(raw, NEG_INF)
-            probs[best] = 0.0
-            probs = torch.softmax(probs, dim=-1)
-        return Pick(token, float(logprobs[token]), 1.0 if token == best else 0.0, probs, lse)
+        return Pick(token, float(logprobs[token]), 1.0 if token == best else 0.0, None, logprobs, True, best)
     warped = torch.softmax(warp(raw, params, history), dim=-1)
     drawn = draw_index(warped, generator)
     token = drawn if forced is None else forced
-    return Pick(token, float(logprobs[token]), float(warped[token]), warped if want_probs else None, lse)
+    probs = warped if want_probs else None
+    return Pick(token, float(logprobs[token]), float(warped[token]), probs, logprobs, False, drawn)
 
 
 def sample(logits: torch.Tensor, params: SamplingParams, history: list[int], generator: torch.Generator | None) -> Draw:

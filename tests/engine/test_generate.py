@@ -185,3 +185,22 @@ def test_half_precision_on_cpu_prefills_with_a_float32_twin(tiny_model, tiny_tok
     # and a long reply with cache shifts runs through
     run = gen.stream(GenerationRequest("明", SamplingParams(max_new_tokens=3 * gen.block_size), seed=1))
     assert len([ev for ev in run]) == 3 * gen.block_size and run.stats.shifts > 0
+
+
+def test_greedy_alternatives_keep_the_records_the_one_hot_distribution_gave(tiny_generator) -> None:
+    """Greedy's warped distribution is one-hot: its top alternatives are the argmax at 1 and
+    zeros, made without building it — and the typed records (what the TUI shows and stores) are
+    those of the full one-hot distribution's top-k."""
+    from babygpt_tui.api import Alternative
+    from babygpt_tui.batching import record_of
+
+    for params in (replace(GREEDY, max_new_tokens=8), replace(GREEDY, max_new_tokens=8, repetition_penalty=3.0)):
+        for ev in tiny_generator.stream(GenerationRequest("明月", params, top_alternatives=5)):
+            assert ev.top_warped[0] == Alternative(ev.id, ev.text, 1.0) and len(ev.top_warped) == 5
+            assert all(a.prob == 0.0 for a in ev.top_warped[1:]) and ev.warped_prob == 1.0
+            one_hot = torch.zeros(tiny_generator.model.config.vocab_size)
+            one_hot[ev.id] = 1.0
+            values, ids = torch.topk(one_hot, 5)
+            chars = tiny_generator.tokenizer.chars
+            full = tuple(Alternative(int(i), chars[int(i)], float(p)) for i, p in zip(ids, values, strict=True))
+            assert record_of(ev) == record_of(replace(ev, top_warped=full))

@@ -153,7 +153,11 @@ def test_pick_is_sample_plus_the_events_numbers_in_one_pass(params: SamplingPara
         assert got.id == want.id
         assert got.logprob == pytest.approx(float(torch.log_softmax(logits, -1)[want.id]), abs=1e-6)
         assert got.warped_prob == pytest.approx(float(want.probs[want.id]), abs=1e-7)
-        assert got.probs is not None and torch.equal(got.probs, want.probs)
+        if sampling.is_greedy(params):  # one-hot at the argmax: never built, described by best
+            assert got.greedy and got.probs is None and float(want.probs[got.best]) == 1.0
+        else:
+            assert got.probs is not None and torch.equal(got.probs, want.probs) and got.best == want.id
+        assert torch.allclose(got.logprobs, torch.log_softmax(logits, -1))
         assert (
             sampling.pick(
                 logits, params, history, None if sampling.is_greedy(params) else torch.Generator().manual_seed(seed)
