@@ -119,6 +119,7 @@ async def test_a_session_with_terminal_escapes_in_its_text_is_drawn_without_them
         drawn = "\n".join(screen_lines(app))
         assert "\x1b" not in drawn and "\u202e" not in drawn and "\x07" not in drawn
         assert "春␛[2J␛]0;owned␇\ufffd风" in drawn  # the reply: one visible character for each
-        assert len(app.query_one(ReplyChunk).render().plain) == len(app.chat.turns[0].reply)  # clicks map 1:1
-        assert "明[2J]0;owned月" in drawn  # the prompt (drawn as is): the controls are dropped
+        turn = app.chat.turns[0]
+        assert len(app.query_one(ReplyChunk).render().plain) == len(turn.prompt + turn.reply)  # clicks map 1:1
+        assert "明␛[2J␛]0;owned␇\ufffd月春" in drawn  # the prompt leads the reply's line, shown the same way
     assert shown("\x1b") == "␛" and shown("\u202e") == "\ufffd" and shown("\n") == "↵"
