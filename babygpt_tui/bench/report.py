@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from ..atomic import write_atomic
+from ..errors import UserError
+from ..output import why
 
 STATUS_STYLE = {"PASS": "bold green", "MISS": "bold red", "n/a": "dim"}
 INFO_RATIOS = [  # (ratio key, label, format)
@@ -182,4 +185,13 @@ def write_json(doc: dict[str, Any], dest: str) -> None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     else:
-        Path(dest).write_text(text + "\n", encoding="utf-8")
+        write_report(dest, text + "\n")
+
+
+def write_report(dest: str, text: str) -> None:
+    """Write a report file as every writer here does (through a symlink to its target, a device or
+    FIFO directly, never a half-written file); a failure is one line naming the file (exit 2)."""
+    try:
+        write_atomic(dest, text.encode("utf-8"))
+    except OSError as e:
+        raise UserError(f"cannot write {dest}: {why(e)}") from None

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import UserError
+from .report import write_report
 
 REPO_CORPUS = Path(__file__).resolve().parents[2] / "assets" / "data" / "songci.txt"
 # (preset flags, iterations): the full run trains the bundled model's size; --quick a tiny one
@@ -151,7 +152,7 @@ def main(quick: bool, json_dest: str | None, data: str | None = None) -> int:
     if json_dest == "-":
         print(json.dumps(doc, indent=2))
     elif json_dest:
-        Path(json_dest).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_report(json_dest, json.dumps(doc, indent=2) + "\n")
     return 0
 
 

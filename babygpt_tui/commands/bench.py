@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 def run_engine(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..bench.report import render, to_markdown, write_json
+    from ..bench.report import render, to_markdown, write_json, write_report
     from ..bench.suite import run_bench
 
     options = options_from_args(args)
@@ -135,7 +135,7 @@ def run_engine(args: argparse.Namespace) -> int:
             err.print(f"wrote {json_dest}", highlight=False)
     markdown = getattr(args, "markdown", None)
     if markdown:
-        Path(markdown).write_text(to_markdown(doc), encoding="utf-8")
+        write_report(markdown, to_markdown(doc))
         err.print(f"wrote {markdown}", highlight=False)
     return 0
 

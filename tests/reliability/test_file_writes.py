@@ -213,3 +213,20 @@ def test_a_reader_that_goes_away_is_not_an_error(big: SessionStore) -> None:
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 0 and err == b""
+
+
+def test_bench_reports_are_written_like_every_other_file(tmp_path: Path, small_disk: Path) -> None:
+    """`bench --json PATH` / `--markdown PATH` / `bench train --json PATH`: through a symlink to
+    its target, and a full disk is one line naming the file, nothing half-written left."""
+    from babygpt_tui.bench.report import write_report
+    from babygpt_tui.errors import UserError
+
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_report(str(link), '{"ok": true}\n')
+    assert link.is_symlink() and target.read_text() == '{"ok": true}\n'
+    full = small_disk / "bench.json"
+    with pytest.raises(UserError, match=r"cannot write .*bench\.json: the disk is full"):
+        write_report(str(full), "x" * 200_000)
+    assert list(small_disk.iterdir()) == []  # no half-written report, no temp file
