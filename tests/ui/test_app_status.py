@@ -123,3 +123,28 @@ async def test_a_session_with_terminal_escapes_in_its_text_is_drawn_without_them
         assert len(app.query_one(ReplyChunk).render().plain) == len(turn.prompt + turn.reply)  # clicks map 1:1
         assert "明␛[2J␛]0;owned␇\ufffd月春" in drawn  # the prompt leads the reply's line, shown the same way
     assert shown("\x1b") == "␛" and shown("\u202e") == "\ufffd" and shown("\n") == "↵"
+
+
+async def test_the_gauge_draws_the_last_batch_before_a_pause() -> None:
+    """Batches closer than the redraw interval are drawn late, not never: a stream that stalls
+    (a slow server, a held reply) shows where it stopped, not an older count."""
+    from textual.app import App
+
+    from babygpt_tui.api import TokenBatch
+
+    class GaugeApp(App[None]):
+        def compose(self):
+            yield Gauge(id="gauge")
+
+    def batch(cache_len: int) -> TokenBatch:
+        return TokenBatch(0, "x", (), (), cache_len, 100.0, None, cache_len, False, 1.0)
+
+    app = GaugeApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        gauge = app.query_one(Gauge)
+        gauge.set_block_size(128)
+        gauge.start()
+        gauge.update_live(batch(10))  # drawn at once
+        gauge.update_live(batch(65))  # too soon after: drawn by the trailing redraw
+        await pilot.pause(0.5)
+        assert "65/128" in str(app.query_one("#gauge-info").render())

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Digits, Sparkline, Static
 
 from ...api import GenStats, TokenBatch
@@ -55,6 +56,7 @@ class Gauge(Vertical):
         self._drawn = 0.0
         self.rates: deque[float] = deque(maxlen=HISTORY)
         self._speed = ""  # the last `Speed` posted
+        self._trailing: Timer | None = None  # a redraw due for a batch that came too soon to draw
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="gauge-rate"):
@@ -97,6 +99,9 @@ class Gauge(Vertical):
     def reset(self) -> None:
         """Another session (Ctrl+N, or one opened): no numbers of the old one's replies are kept."""
         self.shifts, self.shifted, self.cache_len, self.prefill, self.rate, self._drawn = 0, False, 0, "", 0.0, 0.0
+        if self._trailing is not None:
+            self._trailing.stop()
+            self._trailing = None
         self.rates.clear()
         self.query_one(Sparkline).data = []
         self.query_one(Digits).update("0")
@@ -112,12 +117,21 @@ class Gauge(Vertical):
         self.cache_len = message.cache_len
         self.shifted = self.shifted or message.shifted
         self.prefill = f"~{message.prefill_ms:.1f} ms"
-        now = time.monotonic()
-        if now - self._drawn >= DRAW_EVERY:
-            self._drawn = now
-            self._show_rate(self.rate, live=True)
-            self.query_one(Sparkline).data = list(self.rates)
-            self._show_info()
+        if time.monotonic() - self._drawn >= DRAW_EVERY:
+            self._draw_live()
+        elif self._trailing is None:  # the last batch before a pause (a slow server) is drawn too
+            self._trailing = self.set_timer(DRAW_EVERY, self._draw_live)
+
+    def _draw_live(self) -> None:
+        if self._trailing is not None:
+            self._trailing.stop()
+            self._trailing = None
+        if not self.has_class("-live"):
+            return  # the reply ended meanwhile: `finish` drew the final numbers
+        self._drawn = time.monotonic()
+        self._show_rate(self.rate, live=True)
+        self.query_one(Sparkline).data = list(self.rates)
+        self._show_info()
 
     def finish(self, stats: GenStats | None) -> None:
         self.set_class(False, "-live")
