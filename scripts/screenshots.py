@@ -169,6 +169,30 @@ async def sessions_screen(backend: HeldBackend, out: Path) -> None:
         app.save_screenshot("sessions.svg", str(out))
 
 
+async def attention(out: Path) -> None:
+    """The attention view (F8, layer 2, all heads) and the sampler pipeline (F9) on a character
+    six before the end of a reply — the real app with its real engine process."""
+    from babygpt_tui.api import Load, SamplingParams
+    from babygpt_tui.commands.common import bundled_model_path
+    from babygpt_tui.ui.app import BabyGPTApp
+    from babygpt_tui.ui.session_controller import StartOptions
+    from babygpt_tui.ui.widgets.attention import AttentionView
+    from babygpt_tui.ui.widgets.pipeline import PipelineView
+
+    load = Load(str(bundled_model_path()), device="cpu", dtype="float32", threads=1)
+    app = BabyGPTApp(load, params=SamplingParams(max_new_tokens=90, top_k=40), options=StartOptions(seed=SEED))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await send(pilot, "明月几时有")
+        await until(lambda: app.chat.turns and not app.chat.generating)
+        await pilot.press("f8", "f9", *["left"] * 6)
+        views = (app.query_one(AttentionView), app.query_one(PipelineView))
+        await until(lambda: all(v.state.explanation is not None and not v.state.waiting for v in views))
+        await pilot.press("shift+right")  # layer 2 (the keys cycle what has arrived)
+        await pilot.pause(0.5)  # the layout settles
+        app.save_screenshot("attention.svg", str(out))
+
+
 async def main(out: Path) -> None:
     from babygpt_tui.commands.common import bundled_model_path
     from babygpt_tui.engine.generate import Generator
@@ -180,6 +204,7 @@ async def main(out: Path) -> None:
     await streaming(backend, out)
     await heatmap_inspector(backend, out)
     await sessions_screen(backend, out)
+    await attention(out)
 
 
 if __name__ == "__main__":
@@ -200,5 +225,5 @@ if __name__ == "__main__":
         asyncio.run(main(args.out.resolve()))
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    for name in ("streaming.svg", "heatmap-inspector.svg", "sessions.svg"):
+    for name in ("streaming.svg", "heatmap-inspector.svg", "sessions.svg", "attention.svg"):
         print(args.out / name)
