@@ -220,3 +220,21 @@ async def press_now(pilot, *keys: str) -> None:
         event.set_sender(pilot.app)
         pilot.app._driver.send_message(event)
         await pilot.pause(0.02)
+
+
+async def seeded_reply(pilot, prompt: str = "明月", seed: int = 7) -> None:
+    """For screenshots: no blinking cursors, a fixed seed, `prompt` sent and its reply finished."""
+    from textual.widgets import Checkbox, Input
+
+    from babygpt_tui.ui.widgets.prompt import PromptInput
+
+    app = pilot.app
+    await ready(pilot)
+    app.query_one(PromptInput).cursor_blink = False
+    for widget in app.query(Input):
+        widget.cursor_blink = False
+    app.query_one("#seed-fixed", Checkbox).value = True
+    await wait_until(pilot, lambda: not app.query_one("#seed-value", Input).disabled)
+    app.query_one("#seed-value", Input).value = str(seed)
+    await send(pilot, prompt)
+    await finished(pilot)

@@ -5,26 +5,15 @@ frozen clock, so the pictures are identical on every run; update after an intend
 
 from __future__ import annotations
 
-from textual.widgets import Checkbox, Input
-
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.ui.widgets.attention import AttentionView
 from babygpt_tui.ui.widgets.pipeline import PipelineView
-from babygpt_tui.ui.widgets.prompt import PromptInput
-from tests.plugins.pilot import finished, ready, send, wait_until
+from tests.plugins.pilot import seeded_reply, wait_until
 
 
 async def both_views_open(pilot) -> None:
     app = pilot.app
-    await ready(pilot)
-    app.query_one(PromptInput).cursor_blink = False
-    for widget in app.query(Input):
-        widget.cursor_blink = False
-    app.query_one("#seed-fixed", Checkbox).value = True
-    await wait_until(pilot, lambda: not app.query_one("#seed-value", Input).disabled)
-    app.query_one("#seed-value", Input).value = "7"
-    await send(pilot, "明月")
-    await finished(pilot)
+    await seeded_reply(pilot)
     await pilot.press("f8", "f9")
     for view in (app.query_one(AttentionView), app.query_one(PipelineView)):
         await wait_until(pilot, lambda v=view: v.state.explanation is not None and not v.state.waiting)

@@ -5,26 +5,15 @@ the pictures are identical on every run; update after an intended change with
 
 from __future__ import annotations
 
-from textual.widgets import Checkbox, Input
-
 from babygpt_tui.api import SamplingParams
 from babygpt_tui.ui.widgets.inspector import Inspector
-from babygpt_tui.ui.widgets.prompt import PromptInput
 from babygpt_tui.ui.widgets.transcript import Transcript
-from tests.plugins.pilot import finished, ready, send, wait_until
+from tests.plugins.pilot import seeded_reply, wait_until
 
 
 async def reply_with_heatmap(pilot) -> None:
     app = pilot.app
-    await ready(pilot)
-    app.query_one(PromptInput).cursor_blink = False
-    for widget in app.query(Input):
-        widget.cursor_blink = False
-    app.query_one("#seed-fixed", Checkbox).value = True
-    await wait_until(pilot, lambda: not app.query_one("#seed-value", Input).disabled)
-    app.query_one("#seed-value", Input).value = "7"
-    await send(pilot, "明月")
-    await finished(pilot)
+    await seeded_reply(pilot)
     await pilot.press("ctrl+t")
     await wait_until(pilot, lambda: app.query_one("#heat-legend").display)
     await pilot.pause(0.3)  # the gauge's last redraw and the layout settle
