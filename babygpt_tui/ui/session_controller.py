@@ -118,6 +118,13 @@ class SessionController(SessionSaving):
         if self.options.autosave:
             self.save()
 
+    def unsaved_turns(self) -> int:
+        """Turns a person would lose now: autosave off and the chat changed since its last save."""
+        if self.options.autosave:
+            return 0
+        turns = self._snapshot().turns
+        return len(turns) if turns and self._state() != self._saved else 0
+
     def when_idle(self, action: Callable[[], Any]) -> None:
         """Run `action` now, or stop the running reply and run it once the reply is saved."""
         if self.app.chat.generating:
@@ -137,7 +144,7 @@ class SessionController(SessionSaving):
         self.flush()  # an autosave still being written must land before names are chosen
         if self.options.autosave:
             self.save()
-        elif self._snapshot().turns and self._state() != self._saved:
+        elif self.unsaved_turns():
             self.app.notify(
                 f"Session {self.session.name!r} was not saved (autosave is off; Ctrl+S saves).",
                 severity="warning",

@@ -14,17 +14,9 @@ if TYPE_CHECKING:
     from .session_controller import SessionController
 
 
-def unsaved_turns(sessions: SessionController) -> int:
-    """Turns a person would lose now: autosave off and the chat changed since its last save."""
-    if sessions.options.autosave:
-        return 0
-    turns = sessions._snapshot().turns
-    return len(turns) if turns and sessions._state() != sessions._saved else 0
-
-
 def guard(sessions: SessionController, verb: str, action: Callable[[], Any]) -> None:
     """Run `action`, first asking Save / Discard / Cancel if it would drop unsaved turns."""
-    n = unsaved_turns(sessions)
+    n = sessions.unsaved_turns()
     if not n:
         action()
         return
