@@ -48,7 +48,11 @@ def _stage(
     name: str, on: bool, probs: torch.Tensor, possible: torch.Tensor, chars: Sequence[str], top: int, actual: int | None
 ) -> Stage:
     kept = int(possible.sum())
-    values, ids = torch.topk(probs.masked_fill(~possible, -1.0), min(top, kept))
+    masked = probs.masked_fill(~possible, -1.0)
+    # Stable: equal probabilities keep the vocabulary's order (topk leaves ties in any order), so
+    # the same step always shows the same rows.
+    ids = torch.argsort(masked, descending=True, stable=True)[: min(top, kept)]
+    values = masked[ids]
     best = tuple(Candidate(i, chars[i], p) for i, p in zip(ids.tolist(), values.tolist(), strict=True))
     return Stage(name, best, kept, on, None if actual is None else float(probs[actual]))
 

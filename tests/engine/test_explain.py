@@ -135,6 +135,14 @@ def test_the_last_stage_is_what_warp_gives_and_the_draw_is_samples(params: Sampl
     assert stages[-1].top[0].prob == pytest.approx(float(want.probs.max()))
 
 
+def test_candidates_with_exactly_equal_probabilities_keep_the_vocabulary_order() -> None:
+    logits = torch.randn(40, generator=torch.Generator().manual_seed(1151729)) * 3  # ids 14 and 39 tie exactly
+    assert logits[14] == logits[39]
+    stages, _ = pipeline(logits, SamplingParams(), [], CHARS, top=40, generator=torch.Generator().manual_seed(0))
+    ids = [c.id for c in stages[0].top]
+    assert ids.index(14) == ids.index(39) - 1  # side by side, the lower id first, every time
+
+
 def test_temperature_zero_leaves_one_bar_at_100_percent() -> None:
     logits = torch.randn(40, generator=torch.Generator().manual_seed(1))
     params = SamplingParams(temperature=0.0, top_k=5, top_p=0.5)
