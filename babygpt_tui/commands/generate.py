@@ -30,13 +30,14 @@ class PacedWriter:
     """Collects text and writes it out when `WRITE_EVERY` has passed since the last write."""
 
     def __init__(self, out: TextIO) -> None:
-        self.out, self.last = out, 0.0
+        self.out = out
+        self.last: float | None = None  # the first text is written at once
         self.pending: list[str] = []
 
     def add(self, text: str) -> None:
         self.pending.append(text)
         now = time.perf_counter()
-        if now - self.last >= WRITE_EVERY:
+        if self.last is None or now - self.last >= WRITE_EVERY:
             self.write_out()
             self.last = now
 

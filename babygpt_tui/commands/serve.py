@@ -13,6 +13,7 @@ import argparse
 import ipaddress
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -67,8 +68,10 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
         super().__init__(config)
         self.engine = engine
+        self.signal: int | None = None  # the signal that ended it, if one did
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.signal = sig
         # Not here: a signal handler runs on the event loop's thread, between two bytecodes,
         # maybe while that thread holds a lock that stopping the jobs needs.
         threading.Thread(target=self.engine.stop, name="stop-engine", daemon=True).start()
@@ -131,4 +134,7 @@ def run(args: argparse.Namespace) -> int:
         sock.close()
     if engine.state == "failed":
         raise UserError(engine.load_error)
-    return 0
+    # uvicorn raises the signal again once it has stopped, which ends here as KeyboardInterrupt
+    # (exit 130, cli.py) — unless SIGINT was ignored when we started (`nohup … &`, a test runner's
+    # worker): the exit code still says Ctrl+C.
+    return 130 if server.signal == signal.SIGINT else 0

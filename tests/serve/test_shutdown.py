@@ -14,8 +14,18 @@ import pytest
 from tests.serve.server import ServerProcess
 
 
-def test_sigint_cancels_open_streams_and_exits(start_server: Any, tiny_checkpoint_file: Path) -> None:
-    server: ServerProcess = start_server("--model", str(tiny_checkpoint_file), "--dtype", "float32")
+@pytest.mark.parametrize("started_with", ["sigint-handled", "sigint-ignored"])
+def test_sigint_cancels_open_streams_and_exits(
+    start_server: Any, tiny_checkpoint_file: Path, started_with: str
+) -> None:
+    """`sigint-ignored`: started as `nohup … &` or by a test runner's worker, SIGINT ignored
+    from the start; a `kill -INT` still ends it with 130."""
+    handler = signal.SIG_IGN if started_with == "sigint-ignored" else signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, handler)  # what the server process inherits
+    try:
+        server: ServerProcess = start_server("--model", str(tiny_checkpoint_file), "--dtype", "float32")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0, timeout=60)
     stream = client.completions.create(model="tiny", prompt="明月", max_tokens=10**7, stream=True)
     chunks = iter(stream)

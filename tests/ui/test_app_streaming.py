@@ -4,6 +4,7 @@ quitting. Live knobs, Esc, regenerate and quitting run against the real engine c
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 from textual.widgets import Static
@@ -212,12 +213,39 @@ async def test_scrolling_up_while_streaming_stops_the_auto_scroll(make_app) -> N
         assert transcript.scroll_y == transcript.max_scroll_y  # following the text
         transcript.focus()
         await press_now(pilot, "home")  # the person scrolls up to read (an animated scroll)
+        await wait_until(pilot, lambda: not transcript.is_anchored, timeout=5)  # on the key, not the animation
         await wait_until(pilot, lambda: transcript.scroll_y < 1, timeout=15)
         grown = transcript.max_scroll_y + 10
         await wait_until(pilot, lambda: transcript.max_scroll_y > grown)
         assert transcript.scroll_y < 1  # stays where the person scrolled to
-        await press_now(pilot, "end")  # back at the bottom (an animated scroll): follows the text again
+        await press_now(pilot, "end")  # back at the bottom at once: follows the text again
         await wait_until(pilot, lambda: transcript.scroll_y >= transcript.max_scroll_y - 3, timeout=15)
+        grown = transcript.max_scroll_y + 10
+        await wait_until(pilot, lambda: transcript.max_scroll_y > grown)
+        await wait_until(pilot, lambda: transcript.scroll_y >= transcript.max_scroll_y - 3, timeout=10)
+        await press_now(pilot, "escape")
+        await finished(pilot)
+
+
+async def test_paging_back_down_to_the_bottom_follows_the_text_again(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=2048), delay=0.005)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await ready(pilot)
+        transcript = app.query_one(Transcript)
+        await send(pilot, "明")
+        await wait_until(pilot, lambda: transcript.max_scroll_y > 10)
+        transcript.focus()
+        await press_now(pilot, "pageup")
+        await wait_until(pilot, lambda: not transcript.is_anchored, timeout=5)
+        await wait_until(pilot, lambda: not app.animator.is_being_animated(transcript, "scroll_y"), timeout=15)
+        await asyncio.sleep(0.3)  # more text arrives: the view stays above the bottom
+        assert not transcript.is_anchored and transcript.scroll_y < transcript.max_scroll_y
+        for _ in range(40):  # page down until the bottom is reached and following resumes
+            if transcript.is_anchored:
+                break
+            await press_now(pilot, "pagedown")
+            await asyncio.sleep(0.25)
+        assert transcript.is_anchored
         grown = transcript.max_scroll_y + 10
         await wait_until(pilot, lambda: transcript.max_scroll_y > grown)
         await wait_until(pilot, lambda: transcript.scroll_y >= transcript.max_scroll_y - 3, timeout=10)

@@ -35,6 +35,7 @@ async def test_header_footer_and_sidebar_fit_each_size(make_app, width: int, hei
         await wait_until(pilot, lambda: app.model_info is not None)
         header = f"{app.title} — {app.sub_title}"
         assert cell_len(header) <= width - HEADER_CHROME and app.sub_title.endswith("float32")  # nothing cut
+        await wait_until(pilot, lambda: len(footer_keys(app)) >= 4)  # the footer is laid out after the load
         keys = footer_keys(app)
         assert keys[:4] == ["Stop", "New", "Sessions", "Replay"]  # Ctrl+N and F3 kept
         sidebar, transcript = app.query_one("#sidebar"), app.query_one(Transcript)

@@ -329,7 +329,27 @@ class Transcript(InspectMode, TurnSelection, ForwardsTyping, VerticalScroll):
             lambda: self.scroll_to(y=self.scroll_y + self.virtual_size.height - height, animate=False, immediate=True)
         )
 
+    def release_anchor(self) -> None:
+        # Any scroll the person starts (key, wheel, scrollbar, a selected turn) stops the following
+        # at once, before its animation runs. Textual's own release is undone whenever a frame or a
+        # layout pass lands on the bottom, which under load made Home mid-stream snap back.
+        super().release_anchor()
+        self.anchor(False)
+
+    def action_scroll_end(self) -> None:
+        self.anchor()  # End: to the bottom at once, following the text again
+
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
         if new <= 0 < old and self.hidden:
             self.call_later(self.show_earlier)
+        if not self.is_anchored and new >= self.max_scroll_y:
+            self.call_after_refresh(self._follow_if_at_bottom)
+
+    def _follow_if_at_bottom(self) -> None:
+        """Scrolled back to the bottom (wheel, ↓, PgDn): follow the text again — once the scroll
+        has come to rest, so an animation passing the bottom does not re-anchor."""
+        if self.is_anchored or self.app.animator.is_being_animated(self, "scroll_y"):
+            return
+        if self.scroll_y >= self.max_scroll_y - 1:
+            self.anchor()
