@@ -236,12 +236,21 @@ def _weights(block: Block) -> LayerWeights:
     )
 
 
+def _embedding(rows: int, dim: int) -> nn.Embedding:
+    # On the meta device (shapes only, or a load that then assigns the file's tensors) PyTorch's
+    # own init of an embedding runs a Python decomposition whose first use imports torch._dynamo:
+    # a second of every launch of every command, for values nobody reads.
+    if torch.get_default_device().type == "meta":
+        return nn.Embedding(rows, dim, _weight=torch.empty(rows, dim))
+    return nn.Embedding(rows, dim)
+
+
 class BabyGPT(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.pos_emb: nn.Embedding | None = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.positions else None
+        self.tok_emb = _embedding(cfg.vocab_size, cfg.n_embd)
+        self.pos_emb: nn.Embedding | None = _embedding(cfg.block_size, cfg.n_embd) if cfg.positions else None
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = _layer_norm(cfg)
         self.lm_head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=cfg.head_bias)

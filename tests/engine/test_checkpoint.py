@@ -192,3 +192,24 @@ def test_a_safetensors_header_length_ending_in_0x80_is_not_taken_for_a_pickle(
     assert path.read_bytes()[0] == 0x80
     loaded = load_checkpoint(path)
     assert loaded.kind == "native" and same_weights(loaded.model, tiny_model)
+
+
+def test_loading_and_generating_leave_torch_dynamo_unimported(
+    tiny_checkpoint: Path, upstream_pth: Path, corpus_file: Path
+) -> None:
+    """PyTorch's init of an embedding on the meta device imports torch._dynamo (a second of every
+    launch); a load builds its model there, so the model must not run that init."""
+    import subprocess
+    import sys
+
+    runs = [
+        ["--model", str(tiny_checkpoint)],
+        ["--model", str(upstream_pth), "--vocab-from", str(corpus_file)],  # a tutorial model.pth
+    ]
+    script = "import sys\nfrom babygpt_tui.cli import main\n"
+    for run in runs:
+        script += f"assert main(['generate', *{run!r}, '--prompt', '明', '--max-new-tokens', '3']) == 0\n"
+    script += "print('torch._dynamo' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
