@@ -45,7 +45,10 @@ def _add_model_args(p: argparse.ArgumentParser, sub: bool = True, layout: bool =
         "--threads",
         type=int,
         default=d,
-        help="torch CPU threads (default: torch's own, one per core; serve: one fewer)",
+        help=(
+            "torch CPU threads (default: one per core for generate, score and train;"
+            " one fewer for the TUI's engine and serve)"
+        ),
     )
     p.add_argument(
         "--compile",

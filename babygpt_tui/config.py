@@ -59,7 +59,7 @@ class Settings:
     vocab_from: str | None = None  # corpus whose characters are an upstream model.pth's vocabulary
     device: str = "auto"
     dtype: str = "auto"
-    threads: int = 0  # 0: torch's default (one per core)
+    threads: int = 0  # 0: one per core (the TUI's engine and serve: one fewer, a core left to draw and serve)
     compile: bool = False  # torch.compile the decode step (engine/compile.py)
     context_keep: int | None = None  # None: the engine's default (half the context window)
     sampling: SamplingParams = field(default_factory=SamplingParams)

@@ -29,7 +29,7 @@ EXAMPLE_CONFIG = """\
 # "bfloat16", "float16" or "int8" (int8 weights, bfloat16 activations).
 # dtype = "auto"
 
-# CPU threads for torch; 0 means torch's default (one per core).
+# CPU threads for torch; 0 means one per core (the TUI's engine and serve: one fewer).
 # threads = 0
 
 # Compile the decode step with torch.compile (needs a C++ compiler; the first launch of a model

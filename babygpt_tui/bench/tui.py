@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 PROMPT = "明月"
@@ -42,7 +42,7 @@ class TuiOptions:
     tokens: int = 1500
     prefill_chars: int = 128
     presses: int = 30
-    threads: int = 0  # the engine's torch threads, both sides (0: each one's default)
+    threads: int = 0  # the engine's torch threads, both sides (0: the engine's default, given to generate too)
     dtype: str = "float32"
 
 
@@ -70,9 +70,19 @@ def _app(options: TuiOptions, max_new_tokens: int) -> Any:
     )
 
 
-async def _reply(options: TuiOptions, prompt: str, tokens: int) -> tuple[float, float, int]:
-    """(seconds Enter -> final line, seconds Enter -> first token shown, tokens) in the TUI."""
+@dataclass(frozen=True)
+class TuiReply:
+    seconds: float  # Enter -> the reply's final line on screen
+    first: float  # Enter -> its first token on screen
+    tokens: int
+    threads: int  # the torch threads the engine process ran with
+
+
+async def _reply(options: TuiOptions, prompt: str, tokens: int) -> TuiReply:
+    """One reply in the TUI, timed from Enter."""
     from textual.widgets import Static
+
+    from ..ui.widgets.transcript import Transcript, TurnView
 
     app = _app(options, tokens)
     async with app.run_test(size=SIZE) as pilot:
@@ -84,6 +94,9 @@ async def _reply(options: TuiOptions, prompt: str, tokens: int) -> tuple[float, 
         # (~200 ms here), long after the first token was shown, which a person would not wait for.
         press = asyncio.create_task(pilot.press("enter"))
         await _until(lambda: app.chat.turns and app.chat.turns[-1].reply)
+        # The first token is drawn once the transcript's reply widget has been composited.
+        view = app.query_one(Transcript).query(TurnView).last()
+        await _until(lambda: all(_shown(chunk) for chunk in view.query("ReplyChunk")))
         first = time.perf_counter() - start
         await press
 
@@ -92,7 +105,8 @@ async def _reply(options: TuiOptions, prompt: str, tokens: int) -> tuple[float, 
             return bool(footers) and "tok/s" in str(footers.last(Static).render())
 
         await _until(final_line, 600)
-        return time.perf_counter() - start, first, app.chat.turns[-1].tokens
+        threads = app.model_info.threads if app.model_info else 0
+        return TuiReply(time.perf_counter() - start, first, app.chat.turns[-1].tokens, threads)
 
 
 def generate_stats(options: TuiOptions, prompt: str, tokens: int) -> tuple[float, float]:
@@ -143,10 +157,10 @@ async def slider_latency(options: TuiOptions, presses: int) -> list[float]:
     return out
 
 
-def _shown(slider: Any) -> bool:
-    """The new value has reached the screen: the widget asked for its repaint and the screen
-    has composited it (Textual's internals: the repaint flag, then the screen's dirty set)."""
-    return not slider._repaint_required and slider not in slider.screen._dirty_widgets
+def _shown(widget: Any) -> bool:
+    """What the widget was asked to draw has reached the screen: it asked for its repaint and the
+    screen has composited it (Textual's internals: the repaint flag, then the screen's dirty set)."""
+    return not widget._repaint_required and widget not in widget.screen._dirty_widgets
 
 
 COLD = r"""
@@ -179,21 +193,23 @@ def run_tui_bench(options: TuiOptions, progress: Callable[[str], None] = lambda 
     """Every measurement above, as a JSON-ready dict with the targets' PASS/MISS."""
     long_prompt = ("明月几时有把酒问青天不知天上宫阙今夕是何年" * 20)[: options.prefill_chars]
     progress("warm-up")
+    asked = options.threads
+    # generate gets the threads the TUI's engine chose (it leaves a core to the UI): the same settings
+    options = replace(options, threads=asyncio.run(_reply(options, PROMPT, 32)).threads or asked)
     generate_stats(options, PROMPT, 32)
-    asyncio.run(_reply(options, PROMPT, 32))
     cli: list[float] = []
     tui: list[float] = []
     for rep in range(options.reps):  # interleaved: a slow spell hits both
         progress(f"decode, repetition {rep + 1} of {options.reps}")
         cli.append(generate_stats(options, PROMPT, options.tokens)[1])
-        seconds, _, tokens = asyncio.run(_reply(options, PROMPT, options.tokens))
-        tui.append(tokens / seconds)
+        reply = asyncio.run(_reply(options, PROMPT, options.tokens))
+        tui.append(reply.tokens / reply.seconds)
     progress("prefill")
     cli_prefill: list[float] = []
     tui_first: list[float] = []
     for _ in range(options.reps):
         cli_prefill.append(generate_stats(options, long_prompt, 2)[0])
-        tui_first.append(asyncio.run(_reply(options, long_prompt, 2))[1] * 1000)
+        tui_first.append(asyncio.run(_reply(options, long_prompt, 2)).first * 1000)
     progress("slider latency")
     latency = asyncio.run(slider_latency(options, options.presses))
     progress("cold start")
@@ -221,7 +237,8 @@ def run_tui_bench(options: TuiOptions, progress: Callable[[str], None] = lambda 
     ]
     return {
         "model": os.path.basename(options.model),
-        "threads": options.threads,
+        "threads": options.threads,  # what both sides ran with
+        "threads_asked": asked,  # 0: the engine's default
         "dtype": options.dtype,
         "tokens": options.tokens,
         "reps": options.reps,
@@ -242,7 +259,8 @@ def _target(name: str, value: float, goal: float, shown: str) -> dict[str, Any]:
 
 
 def render_tui_bench(doc: dict[str, Any]) -> str:
-    threads = doc["threads"] or "default"
+    default = " (the engine's default: a core left to the UI)"
+    threads = f"{doc['threads']}" + ("" if doc.get("threads_asked") else default)
     lines = [
         f"TUI vs `babygpt-tui generate`: {doc['model']}, {doc['dtype']}, threads {threads}, "
         f"{doc['tokens']} tokens, median of {doc['reps']}, timed from outside"

@@ -34,11 +34,8 @@ def load_generator(
     """Load the model the settings name, on their device/dtype/threads (`dtype` overrides).
 
     `leave_a_core` (serve): unless threads are set, torch gets one thread fewer than the cores,
-    so the event loop has one of its own. With every core busy, torch's OpenMP threads spin at
-    each barrier against the UI (measured on 2 cores with another job running: 2.8 tok/s in the
-    TUI with 2 threads; one thread decodes about as fast as two when the machine is quiet)."""
-    import torch
-
+    so the event loop has one of its own (engine.device.set_threads says why)."""
+    from ..engine.device import set_threads
     from ..engine.generate import Generator  # noqa: F811 (the runtime import: torch loads only here)
     from ..engine.layouts import CHOICES
 
@@ -53,10 +50,7 @@ def load_generator(
         raise UserError(f"--exact runs in float32; drop --dtype {args.dtype} or --exact")
     if exact and settings.compile:
         raise UserError("--exact runs the plain decode step; drop --compile (or compile = true in config) or --exact")
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    elif leave_a_core:
-        torch.set_num_threads(max(1, torch.get_num_threads() - 1))  # call on the thread that decodes
+    set_threads(settings.threads, leave_a_core)
     gen = Generator.load(
         Path(settings.model) if settings.model else bundled_model_path(),
         settings.vocab_from,

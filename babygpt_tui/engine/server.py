@@ -325,12 +325,10 @@ def _read_then_exit(server: EngineServer) -> None:
 
 def load_model(request: Load) -> Backend:
     """The real loader: a Generator on the requested device, dtype and threads (imports torch)."""
-    import torch
-
+    from .device import set_threads
     from .generate import Generator
 
-    if request.threads:
-        torch.set_num_threads(request.threads)
+    set_threads(request.threads, leave_a_core=True)  # the TUI draws on the core left
     return Generator.load(
         request.model, request.vocab_from, device=request.device, dtype=request.dtype, compile=request.compile
     )

@@ -152,7 +152,10 @@ async def test_control_characters_in_a_startup_error_are_shown_escaped() -> None
 
 
 def test_help_says_what_the_engine_does_with_threads_by_default() -> None:
-    """The TUI's engine and generate leave torch its default (one thread per core); serve
-    takes one fewer (commands/common.py, leave_a_core)."""
+    """generate, score and train take one thread per core; the TUI's engine and serve one fewer,
+    leaving a core to the UI or the event loop (engine/device.py, set_threads)."""
     help_text = " ".join(cli.build_parser().format_help().split())
-    assert "--threads THREADS torch CPU threads (default: torch's own, one per core; serve: one fewer)" in help_text
+    assert (
+        "--threads THREADS torch CPU threads (default: one per core for generate, score and train;"
+        " one fewer for the TUI's engine and serve)"
+    ) in help_text
