@@ -26,7 +26,7 @@ from .explain import explain_context
 from .kvcache import KVCache
 from .model import BabyGPT
 from .quant import quantize_int8
-from .sampling import Pick, pick
+from .sampling import Pick, order_kept, pick
 from .stops import StopMatcher
 from .tokenizer import CharTokenizer
 
@@ -266,7 +266,7 @@ class GenerationRun:
                     time=now,
                     params=params,
                     top_raw=top_raw,
-                    top_warped=_top_warped(chosen, top_raw, n_top, tokenizer) if n_top else (),
+                    top_warped=_top_warped(chosen, top_raw, n_top, tokenizer, order_kept(params)) if n_top else (),
                     warped_prob=chosen.warped_prob,
                 )
                 count += 1
@@ -322,17 +322,22 @@ def _top_raw(logprobs: torch.Tensor, n: int, tokenizer: CharTokenizer) -> tuple[
 
 
 def _top_warped(
-    chosen: Pick, top_raw: tuple[Alternative, ...], n: int, tokenizer: CharTokenizer
+    chosen: Pick, top_raw: tuple[Alternative, ...], n: int, tokenizer: CharTokenizer, order_kept: bool
 ) -> tuple[Alternative, ...]:
     """The n most likely tokens under the warped distribution. Greedy's is one-hot: its argmax
     at 1, then zeros (the warpers cut every other token), without building it — the zeros are
-    the raw alternatives' next ids, as a record only tells "cut" from them."""
+    the raw alternatives' next ids, as a record only tells "cut" from them. When the warpers keep
+    the raw order (`order_kept`), the warped top n are the raw top n, their probabilities read off
+    without a second topk (~10 µs of a token's ~1.4 ms); the cut ones are at 0, as above."""
     if chosen.greedy:
         zeros = [a for a in top_raw if a.id != chosen.best][: max(0, n - 1)]
         return (Alternative(chosen.best, tokenizer.chars[chosen.best], 1.0),) + tuple(
             Alternative(a.id, a.text, 0.0) for a in zeros
         )
     assert chosen.probs is not None
+    if order_kept and len(top_raw) == min(n, chosen.probs.numel()):
+        probs = chosen.probs[[a.id for a in top_raw]].tolist()
+        return tuple(Alternative(a.id, a.text, p) for a, p in zip(top_raw, probs, strict=True))
     values, ids = torch.topk(chosen.probs, min(n, chosen.probs.numel()))
     return tuple(
         Alternative(int(i), tokenizer.chars[int(i)], float(p))

@@ -69,6 +69,12 @@ def is_greedy(params: SamplingParams) -> bool:
     return params.temperature < GREEDY_BELOW
 
 
+def order_kept(params: SamplingParams) -> bool:
+    """The warpers keep the raw logits' order: temperature, top-k, top-p and min-p only scale or
+    cut the tail; the repetition penalty moves tokens down."""
+    return params.repetition_penalty == 1.0
+
+
 def warp(logits: torch.Tensor, params: SamplingParams, history: list[int]) -> torch.Tensor:
     """Apply every warper in order; greedy returns logits where only the argmax is finite."""
     x = repetition_penalty(logits.float(), history, params.repetition_penalty, params.repetition_window)

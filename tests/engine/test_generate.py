@@ -204,3 +204,44 @@ def test_greedy_alternatives_keep_the_records_the_one_hot_distribution_gave(tiny
             chars = tiny_generator.tokenizer.chars
             full = tuple(Alternative(int(i), chars[int(i)], float(p)) for i, p in zip(ids, values, strict=True))
             assert record_of(ev) == record_of(replace(ev, top_warped=full))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        SamplingParams(temperature=0.8),
+        SamplingParams(temperature=1.3, top_k=3),
+        SamplingParams(temperature=0.7, top_p=0.6),
+        SamplingParams(temperature=1.0, min_p=0.2),
+        SamplingParams(temperature=0.9, top_k=40, top_p=0.9, min_p=0.05),
+    ],
+)
+def test_warped_alternatives_read_off_the_raw_top_keep_the_records_a_full_topk_gives(params, tiny_generator) -> None:
+    """Without a repetition penalty the warpers keep the raw order, so the warped alternatives
+    are the raw top ones with their warped probabilities (cut ones at 0), with no second topk:
+    the typed records (what the TUI shows and stores) are those of a topk over the warped
+    distribution."""
+    from babygpt_tui.batching import record_of
+    from babygpt_tui.engine.generate import _top_raw, _top_warped
+    from babygpt_tui.engine.sampling import order_kept, pick
+
+    assert order_kept(params) and not order_kept(replace(params, repetition_penalty=1.3))
+    tok = tiny_generator.tokenizer
+    gen = torch.Generator().manual_seed(0)
+    for seed in range(30):
+        logits = torch.randn(tok.vocab_size, generator=torch.Generator().manual_seed(seed)) * 3
+        chosen = pick(logits, params, [], gen, want_probs=True)
+        raw = _top_raw(chosen.logprobs, 10, tok)
+        read_off = _top_warped(chosen, raw, 10, tok, order_kept=True)
+        full = _top_warped(chosen, raw, 10, tok, order_kept=False)
+        ev = _event(chosen.id, tok.chars[chosen.id], params, raw, read_off)
+        assert record_of(ev) == record_of(replace(ev, top_warped=full))
+
+
+def _event(token: int, text: str, params: SamplingParams, raw, warped):
+    from babygpt_tui.api import TokenEvent
+
+    return TokenEvent(
+        id=token, text=text, logprob=-1.0, position=0, step=0, cache_len=1, shifted=False, time=0.0,
+        params=params, top_raw=raw, top_warped=warped, warped_prob=0.5,
+    )  # fmt: skip
