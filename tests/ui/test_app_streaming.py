@@ -203,13 +203,19 @@ async def test_regenerate_while_generating_stops_then_replaces_the_reply(make_ch
         assert app.chat.turns[0].prompt == "明" and len(app.query(TurnView)) == 1
 
 
+async def a_long_reply_streaming(pilot) -> Transcript:
+    """A reply on its way that is already taller than the transcript (60×20)."""
+    await ready(pilot)
+    transcript = pilot.app.query_one(Transcript)
+    await send(pilot, "明")
+    await wait_until(pilot, lambda: transcript.max_scroll_y > 10)
+    return transcript
+
+
 async def test_scrolling_up_while_streaming_stops_the_auto_scroll(make_app) -> None:
     app = make_app(SamplingParams(max_new_tokens=2048), delay=0.005)
     async with app.run_test(size=(60, 20)) as pilot:
-        await ready(pilot)
-        transcript = app.query_one(Transcript)
-        await send(pilot, "明")
-        await wait_until(pilot, lambda: transcript.max_scroll_y > 10)
+        transcript = await a_long_reply_streaming(pilot)
         assert transcript.scroll_y == transcript.max_scroll_y  # following the text
         transcript.focus()
         await press_now(pilot, "home")  # the person scrolls up to read (an animated scroll)
@@ -230,10 +236,7 @@ async def test_scrolling_up_while_streaming_stops_the_auto_scroll(make_app) -> N
 async def test_paging_back_down_to_the_bottom_follows_the_text_again(make_app) -> None:
     app = make_app(SamplingParams(max_new_tokens=2048), delay=0.005)
     async with app.run_test(size=(60, 20)) as pilot:
-        await ready(pilot)
-        transcript = app.query_one(Transcript)
-        await send(pilot, "明")
-        await wait_until(pilot, lambda: transcript.max_scroll_y > 10)
+        transcript = await a_long_reply_streaming(pilot)
         transcript.focus()
         await press_now(pilot, "pageup")
         await wait_until(pilot, lambda: not transcript.is_anchored, timeout=5)

@@ -9,6 +9,7 @@ The learning-rate schedule runs over `max_iters` or, with a time budget, over wa
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import math
 import time
@@ -311,4 +312,10 @@ class Trainer:
         return improved
 
     def close(self) -> None:
+        # DDP's reducer holds the process group: drop it first, so the group is torn down here,
+        # with the interpreter whole, and not by a destructor at exit, where gloo's threads still
+        # running abort the process ("terminate called without an active exception" after a run
+        # had finished and saved, seen twice under load) and get the other rank killed.
+        self.ddp = self.step_module = self.model
+        gc.collect()
         worlds.leave(self.world)
