@@ -19,6 +19,9 @@ DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "half
 COMPUTE_DTYPES = {**DTYPES, "int8": torch.int8}
 
 
+DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice (one per core), before anything sets it
+
+
 def set_threads(threads: int, leave_a_core: bool = False) -> None:
     """torch's threads: `threads` if given; else, beside a UI or an event loop (`leave_a_core`:
     the TUI's engine process, serve), one fewer than the cores, so the other process has one of
@@ -27,8 +30,8 @@ def set_threads(threads: int, leave_a_core: bool = False) -> None:
     with another job holding a core. Call it on the thread that decodes."""
     if threads:
         torch.set_num_threads(threads)
-    elif leave_a_core:
-        torch.set_num_threads(max(1, torch.get_num_threads() - 1))
+    elif leave_a_core:  # from torch's own count, so a second load does not take one more away
+        torch.set_num_threads(max(1, DEFAULT_THREADS - 1))
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -97,9 +97,10 @@ def test_by_default_the_engine_leaves_a_core_to_the_ui(engine) -> None:
     e = Engine(env=env)
     try:
         assert isinstance(e.next(), Hello)
-        e.send(Load(str(path), device="cpu", dtype="float32"))
-        loaded = e.next()
-        assert isinstance(loaded, Loaded) and loaded.info.threads == max(1, cores - 1)
+        for _ in range(2):  # a second load (another model, a retry) leaves the same core, not one more
+            e.send(Load(str(path), device="cpu", dtype="float32"))
+            loaded = e.next()
+            assert isinstance(loaded, Loaded) and loaded.info.threads == max(1, cores - 1)
     finally:
         e.proc.stdin.close()
         assert e.proc.wait(10) == 0

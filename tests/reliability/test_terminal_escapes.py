@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import sys
 from pathlib import Path
 
@@ -124,6 +125,15 @@ def generate(checkpoint: Path, stdout: object, monkeypatch: pytest.MonkeyPatch) 
     return main(["generate", "--model", str(checkpoint), "--max-new-tokens", "40", "--seed", "3", "--temperature", "1"])
 
 
+def read_all(master: int) -> bytes:
+    """Everything written to the terminal so far: one read returns one write's worth (the paced
+    writer's first write can be a lone newline)."""
+    data = b""
+    while select.select([master], [], [], 0.2)[0]:
+        data += os.read(master, 65536)
+    return data
+
+
 def test_generate_on_a_terminal_escapes_control_characters_from_the_vocabulary(
     control_vocab_checkpoint: Path, monkeypatch
 ) -> None:
@@ -131,7 +141,7 @@ def test_generate_on_a_terminal_escapes_control_characters_from_the_vocabulary(
     try:
         with open(slave, "w", encoding="utf-8", closefd=False) as terminal:
             assert generate(control_vocab_checkpoint, terminal, monkeypatch) == 0
-        shown = os.read(master, 65536).decode("utf-8")
+        shown = read_all(master).decode("utf-8")
     finally:
         os.close(master)
         os.close(slave)

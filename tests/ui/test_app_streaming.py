@@ -238,6 +238,9 @@ async def test_paging_back_down_to_the_bottom_follows_the_text_again(make_app) -
     async with app.run_test(size=(60, 20)) as pilot:
         transcript = await a_long_reply_streaming(pilot)
         transcript.focus()
+        await press_now(pilot, "pagedown")  # already at the bottom: it keeps following
+        await asyncio.sleep(0.3)
+        assert transcript.is_anchored and transcript.scroll_y >= transcript.max_scroll_y - 3
         await press_now(pilot, "pageup")
         await wait_until(pilot, lambda: not transcript.is_anchored, timeout=5)
         await wait_until(pilot, lambda: not app.animator.is_being_animated(transcript, "scroll_y"), timeout=15)

@@ -335,6 +335,7 @@ class Transcript(InspectMode, TurnSelection, ForwardsTyping, VerticalScroll):
         # layout pass lands on the bottom, which under load made Home mid-stream snap back.
         super().release_anchor()
         self.anchor(False)
+        self.call_after_refresh(self._follow_if_at_bottom)  # PgDn at the bottom: still following
 
     def action_scroll_end(self) -> None:
         self.anchor()  # End: to the bottom at once, following the text again
