@@ -89,13 +89,16 @@ def test_bench_bad_reference_spec_is_a_one_line_error(capsys, monkeypatch: pytes
 def test_bench_tui_runs_end_to_end_on_a_tiny_model(capsys, tiny_checkpoint: Path, tmp_path: Path) -> None:
     out_file = tmp_path / "tui.json"
     argv = ["bench", "tui", "--quick", "--reps", "1", "--tokens", "20"]
-    assert main([*argv, "--model", str(tiny_checkpoint), "--threads", "1", "--json", str(out_file)]) == 0
+    assert main([*argv, "--model", str(tiny_checkpoint), "--json", str(out_file)]) == 0
     doc = json.loads(out_file.read_text(encoding="utf-8"))
+    # no --threads: generate ran with the threads the TUI's engine chose (a core left to the UI)
+    assert doc["threads_asked"] == 0 and doc["threads"] >= 1
     assert len(doc["generate_tok_s"]) == len(doc["tui_tok_s"]) == 1 and doc["tui_over_generate"] > 0
     assert len(doc["slider_ms"]) == 10 and len(doc["cold_start_s"]) == 3 and len(doc["tui_first_token_ms"]) == 1
     names = [t["name"] for t in doc["targets"]]
     assert names[0] == "TUI / generate decode" and "launch -> prompt takes keys" in names
-    assert "TUI vs `babygpt-tui generate`" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "TUI vs `babygpt-tui generate`" in shown and "a core left to the UI" in shown
 
 
 def test_bench_floor_prints_both_dtypes(capsys) -> None:
