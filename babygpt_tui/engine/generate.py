@@ -251,7 +251,7 @@ class GenerationRun:
                 token = chosen.id
                 if self.tap is not None:  # the pipeline view is watching this step
                     self.tap(logits.float(), params, history, token, count)
-                top_raw = _top_raw(chosen.logprobs, n_top, tokenizer) if n_top else ()
+                top_raw, top_warped = _alternatives(chosen, n_top, tokenizer, order_kept(params)) if n_top else ((), ())
                 now = time.perf_counter()
                 t_first = t_first or now
                 t_last = now
@@ -266,7 +266,7 @@ class GenerationRun:
                     time=now,
                     params=params,
                     top_raw=top_raw,
-                    top_warped=_top_warped(chosen, top_raw, n_top, tokenizer, order_kept(params)) if n_top else (),
+                    top_warped=top_warped,
                     warped_prob=chosen.warped_prob,
                 )
                 count += 1
@@ -312,34 +312,32 @@ class GenerationRun:
             )
 
 
-def _top_raw(logprobs: torch.Tensor, n: int, tokenizer: CharTokenizer) -> tuple[Alternative, ...]:
-    """The n most likely tokens under the raw distribution, from its log-softmax."""
-    values, ids = torch.topk(logprobs, min(n, logprobs.numel()))
-    return tuple(
-        Alternative(int(i), tokenizer.chars[int(i)], float(p))
-        for i, p in zip(ids.tolist(), values.exp().tolist(), strict=True)
-    )
+def _alternatives(
+    chosen: Pick, n: int, tokenizer: CharTokenizer, order_kept: bool
+) -> tuple[tuple[Alternative, ...], tuple[Alternative, ...]]:
+    """The n most likely tokens under the raw distribution (from its log-softmax) and under the
+    warped one, with as few ops and host syncs as the settings allow (the TUI asks for them on
+    every token, whose step is ~1.2 ms; each op here costs a few µs).
 
-
-def _top_warped(
-    chosen: Pick, top_raw: tuple[Alternative, ...], n: int, tokenizer: CharTokenizer, order_kept: bool
-) -> tuple[Alternative, ...]:
-    """The n most likely tokens under the warped distribution. Greedy's is one-hot: its argmax
-    at 1, then zeros (the warpers cut every other token), without building it — the zeros are
-    the raw alternatives' next ids, as a record only tells "cut" from them. When the warpers keep
-    the raw order (`order_kept`), the warped top n are the raw top n, their probabilities read off
-    without a second topk (~10 µs of a token's ~1.4 ms); the cut ones are at 0, as above."""
+    Greedy's warped distribution is one-hot: its argmax at 1, then zeros (the warpers cut every
+    other token), without building it — the zeros are the raw alternatives' next ids, as a record
+    only tells "cut" from them. When the warpers keep the raw order (`order_kept`), the warped top
+    n are the raw top n, their probabilities read off at the same ids (the cut ones at 0, as
+    above) instead of a second topk."""
+    chars = tokenizer.chars
+    values, ids = torch.topk(chosen.logprobs, min(n, chosen.logprobs.numel()))
+    id_list = ids.tolist()
     if chosen.greedy:
-        zeros = [a for a in top_raw if a.id != chosen.best][: max(0, n - 1)]
-        return (Alternative(chosen.best, tokenizer.chars[chosen.best], 1.0),) + tuple(
-            Alternative(a.id, a.text, 0.0) for a in zeros
-        )
+        raw = _alts(id_list, values.exp().tolist(), chars)
+        zeros = [i for i in id_list if i != chosen.best][: max(0, n - 1)]
+        return raw, _alts([chosen.best, *zeros], [1.0] + [0.0] * len(zeros), chars)
     assert chosen.probs is not None
-    if order_kept and len(top_raw) == min(n, chosen.probs.numel()):
-        probs = chosen.probs[[a.id for a in top_raw]].tolist()
-        return tuple(Alternative(a.id, a.text, p) for a, p in zip(top_raw, probs, strict=True))
-    values, ids = torch.topk(chosen.probs, min(n, chosen.probs.numel()))
-    return tuple(
-        Alternative(int(i), tokenizer.chars[int(i)], float(p))
-        for i, p in zip(ids.tolist(), values.tolist(), strict=True)
-    )
+    if order_kept:
+        raw_p, warped_p = torch.stack((values.exp(), chosen.probs[ids])).tolist()
+        return _alts(id_list, raw_p, chars), _alts(id_list, warped_p, chars)
+    w_values, w_ids = torch.topk(chosen.probs, min(n, chosen.probs.numel()))
+    return _alts(id_list, values.exp().tolist(), chars), _alts(w_ids.tolist(), w_values.tolist(), chars)
+
+
+def _alts(ids: list[int], probs: list[float], chars: list[str]) -> tuple[Alternative, ...]:
+    return tuple(Alternative(i, chars[i], p) for i, p in zip(ids, probs, strict=True))
