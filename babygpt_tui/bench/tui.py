@@ -213,7 +213,7 @@ def run_tui_bench(options: TuiOptions, progress: Callable[[str], None] = lambda 
     progress("slider latency")
     latency = asyncio.run(slider_latency(options, options.presses))
     progress("cold start")
-    cold = [cold_start(options.model) for _ in range(3)]
+    cold = [cold_start(options.model) for _ in range(options.reps)]  # a median, as for the rest
     ratio = statistics.median(tui) / statistics.median(cli)
     prefill = statistics.median(tui_first) / statistics.median(cli_prefill)
     slider_ms = statistics.median(latency)
