@@ -42,6 +42,7 @@ KEYS = [
     ("Tab / Shift+Tab", "prompt → knobs → transcript → prompt; typing anywhere goes to the prompt"),
     ("← → ↑ ↓", "on a slider: one step (PageUp / PageDown: ten, Home / End: the ends)"),
     ("mouse", "click or drag a slider; scroll the transcript"),
+    ("PgUp PgDn Home End", "on the transcript: scroll — scrolled up, it stops following the reply; End follows again"),
     ("Ctrl+P", "command palette: every action, plus themes"),
     ("F1  ?", "this help (? when the prompt is not focused)"),
     ("Ctrl+Q", "quit"),
