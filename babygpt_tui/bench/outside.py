@@ -69,7 +69,7 @@ def outside_stamps(model: Path, dtype: str, prompt: str, n: int, threads: int) -
     return stamps, summary
 
 
-def outside_case(key: str, model: Path, dtype: str, plan: Plan) -> Case:
+def outside_case(key: str, model: Path, dtype: str, plan: Plan, warm_up: bool = True) -> Case:
     threads = torch.get_num_threads()
 
     def run(warmup: bool) -> Sample:
@@ -78,4 +78,6 @@ def outside_case(key: str, model: Path, dtype: str, plan: Plan) -> Case:
         return Sample(decode=decode_rate(stamps))
 
     note = f"generate --json --dtype {dtype} --threads {threads}, lines stamped on arrival"
-    return Case(key, "engine from outside (a pipe)", dtype, run, note=note)
+    if not warm_up:
+        note += ", no warm-up run"
+    return Case(key, "engine from outside (a pipe)", dtype, run, note=note, warm_up=warm_up)

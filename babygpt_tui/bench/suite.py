@@ -88,7 +88,7 @@ def file_subject(path: Path, label: str, vocab_from: str | None) -> Subject:
 
 
 def build_cases(
-    subject: Subject, plan: Plan, device: torch.device, extra_dtype: str | None, workdir: Path
+    subject: Subject, plan: Plan, device: torch.device, extra_dtype: str | None, workdir: Path, quick: bool = False
 ) -> tuple[list[Case], dict[str, Generator]]:
     model, tok = subject.model, subject.tokenizer
     cases: list[Case] = []
@@ -105,7 +105,8 @@ def build_cases(
         path = subject.path
         if path is None:
             path = save_checkpoint(workdir / f"{subject.name}.safetensors", model, tok)
-        cases += [outside_case(f"outside_{dtype}", path, dtype, plan) for dtype in gens]
+        # --quick: a fresh generate process per run has nothing to warm but the page cache
+        cases += [outside_case(f"outside_{dtype}", path, dtype, plan, warm_up=not quick) for dtype in gens]
     if "float32" in gens:
         g = gens["float32"]
         cases += [
@@ -166,7 +167,7 @@ def bench_subject(subject: Subject, options: Options, progress: Callable[[str], 
         f"{subject.name}: {cfg.n_layer} layers x {cfg.n_embd} wide, vocab {cfg.vocab_size}, block {cfg.block_size}"
     )
     with tempfile.TemporaryDirectory(prefix="babygpt-bench-") as workdir:
-        cases, gens = build_cases(subject, plan, options.device, options.extra_dtype, Path(workdir))
+        cases, gens = build_cases(subject, plan, options.device, options.extra_dtype, Path(workdir), options.quick)
         if options.compile:
             progress(f"{subject.name}: compiling the decode step (float32, int8)")
             cases += compiled_cases(subject.model, subject.tokenizer, options.device, plan)

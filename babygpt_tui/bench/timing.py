@@ -31,6 +31,7 @@ class Case:
     note: str = ""
     samples: list[Sample] = field(default_factory=list)
     skipped: str = ""  # why it did not run (e.g. transformers missing, dtype unsupported)
+    warm_up: bool = True  # False: each run is a fresh process anyway (rows from outside, --quick)
 
     def median(self, what: str) -> float | None:
         values = [v for s in self.samples if (v := getattr(s, what)) is not None]
@@ -61,16 +62,24 @@ def measure(cases: list[Case], reps: int, progress: Callable[[str], None] = lamb
     """Warm every case up once (excluded), then run `reps` interleaved rounds into case.samples."""
     live = [c for c in cases if not c.skipped]
     for case in live:
-        progress(f"warm-up: {case.label}")
-        try:
-            case.run(True)
-        except (RuntimeError, NotImplementedError) as e:  # e.g. a dtype this device cannot run
-            case.skipped = f"skipped: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
-    live = [c for c in live if not c.skipped]
+        if case.warm_up:
+            progress(f"warm-up: {case.label}")
+            _run(case, True)
     for rep in range(reps):
         progress(f"repetition {rep + 1}/{reps}")
-        for case in live:
-            case.samples.append(case.run(False))
+        for case in [c for c in live if not c.skipped]:
+            if (sample := _run(case, False)) is not None:
+                case.samples.append(sample)
+
+
+def _run(case: Case, warmup: bool) -> Sample | None:
+    """One run; a case that cannot run (e.g. a dtype this device lacks) is marked skipped."""
+    try:
+        return case.run(warmup)
+    except (RuntimeError, NotImplementedError) as e:
+        case.skipped = f"skipped: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        case.samples.clear()
+        return None
 
 
 def skipped_case(key: str, label: str, dtype: str, reason: str) -> Case:

@@ -31,12 +31,12 @@ def test_bench_quick_json_to_stdout_runs_end_to_end(
     capsys, monkeypatch: pytest.MonkeyPatch, tiny_checkpoint: Path
 ) -> None:
     monkeypatch.setenv("BABYGPT_TUI_BENCH_REFERENCE", TINY_REFERENCE)
-    code = main(["bench", "--quick", "--json", "-", "--model", str(tiny_checkpoint), "--threads", "1"])
+    code = main(["bench", "--quick", "--reps", "2", "--json", "-", "--model", str(tiny_checkpoint), "--threads", "1"])
     out, err = capsys.readouterr()
     assert code == 0
     doc = json.loads(out)  # stdout holds only the JSON; the table went to stderr
     assert "targets" in err and doc["machine"]["threads"] == 1
-    assert doc["auto_dtype"] in ("float32", "bfloat16", "int8") and doc["settings"]["reps"] == 3
+    assert doc["auto_dtype"] in ("float32", "bfloat16", "int8") and doc["settings"]["reps"] == 2
     reference, trained = doc["models"]
     assert reference["config"]["vocab_size"] == 40 and trained["config"]["block_size"] == 16
     for res in (reference, trained):
@@ -46,13 +46,14 @@ def test_bench_quick_json_to_stdout_runs_end_to_end(
             if r["skipped"]:
                 assert key == "hf" and "pip install" in r["skipped"]
                 continue
-            assert len(r["decode_samples"]) == 3 and r["decode_tok_s"] > 0
+            assert len(r["decode_samples"]) == 2 and r["decode_tok_s"] > 0
         assert rows["engine_float32"]["prefill_tok_s"] > 0 and rows["original"]["prefill_tok_s"] > 0
         assert "cache shifts" in rows["engine_long"]["note"]
         assert {t["status"] for t in res["targets"]} <= {"PASS", "MISS", "n/a"}
         assert len(res["targets"]) == 12 and "fp32_vs_hf" in res["ratios"]
         # the rows from outside are real generate processes: as many tokens, a rate of their own
         assert rows["outside_int8"]["decode_tok_s"] > 0 and "generate --json" in rows["outside_int8"]["note"]
+        assert "no warm-up run" in rows["outside_int8"]["note"]  # --quick: a fresh process per run
         q = res["quality"]["dtypes"]
         assert set(q) == {"bfloat16", "int8"} and 0 <= q["int8"]["greedy_agreement"] <= 1
         assert res["auto_dtype"] in ("float32", "bfloat16", "int8") and "fastest first" in res["auto_note"]
