@@ -77,7 +77,8 @@ def _run(case: Case, warmup: bool) -> Sample | None:
     try:
         return case.run(warmup)
     except (RuntimeError, NotImplementedError) as e:
-        case.skipped = f"skipped: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        first = (str(e).splitlines() or [""])[0]
+        case.skipped = f"skipped: {type(e).__name__}: {first[:120]}"
         case.samples.clear()
         return None
 

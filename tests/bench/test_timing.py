@@ -5,13 +5,15 @@ from __future__ import annotations
 from babygpt_tui.bench.timing import Case, Sample, measure
 
 
-def counting_case(key: str, warm_up: bool = True, fail_at: int | None = None) -> tuple[Case, list[bool]]:
+def counting_case(
+    key: str, warm_up: bool = True, fail_at: int | None = None, message: str = "generate exited 1: no such dtype\nmore"
+) -> tuple[Case, list[bool]]:
     calls: list[bool] = []
 
     def run(warmup: bool) -> Sample:
         calls.append(warmup)
         if fail_at is not None and len(calls) == fail_at:
-            raise RuntimeError("generate exited 1: no such dtype\nmore")
+            raise RuntimeError(message)
         return Sample(decode=100.0 + len(calls))
 
     return Case(key, key, "float32", run, warm_up=warm_up), calls
@@ -32,3 +34,9 @@ def test_a_case_that_fails_in_a_repetition_is_skipped_with_its_reason_and_the_re
     assert failing.skipped == "skipped: RuntimeError: generate exited 1: no such dtype"
     assert failing.samples == [] and len(calls) == 2  # not run again once it failed
     assert len(other.samples) == 3
+
+
+def test_an_error_without_a_message_is_still_one_line() -> None:
+    failing, _ = counting_case("engine", fail_at=1, message="")
+    measure([failing], 2)
+    assert failing.skipped == "skipped: RuntimeError: " and failing.samples == []
