@@ -27,6 +27,7 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.widgets import Footer, Header, Input
 
 from .. import paths
@@ -59,6 +60,7 @@ from .screens.help import PALETTE, HelpScreen
 from .session_controller import SessionController, StartOptions
 from .ui_state import HeatEncoding, StateKeeper, UiState
 from .widgets.attention import AttentionView
+from .widgets.footer import KeysFooter
 from .widgets.gauge import Gauge
 from .widgets.heat_palette import HEAT_ENCODING_NAMES
 from .widgets.inspect_mode import InspectMode
@@ -143,7 +145,7 @@ class BabyGPTApp(App[None]):
                 yield Gauge(id="gauge")
                 yield Inspector(id="inspector").data_bind(BabyGPTApp.heatmap)
                 yield SamplingPanel(self.params, id="knobs")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(PromptInput).focus()
@@ -270,9 +272,11 @@ class BabyGPTApp(App[None]):
         if (knobs := self.replies.take_regenerate()) is not None:
             self.render_outcome(self.replies.regenerate(knobs))
 
-    def render_outcome(self, outcome: Outcome) -> None:
-        """Show what the lifecycle did: turns added, removed or ended, and its notes."""
+    def render_outcome(self, outcome: Outcome) -> AwaitMount | None:
+        """Show what the lifecycle did: turns added, removed or ended, and its notes. A started
+        turn's view is mounted in the background; its `AwaitMount` is returned to wait for."""
         transcript = self.query_one(Transcript)
+        mounted = None
         if outcome.removed is not None:
             transcript.remove_turn(outcome.removed)
         if outcome.finished is not None:
@@ -282,23 +286,28 @@ class BabyGPTApp(App[None]):
         if outcome.redrawn is not None:
             transcript.redraw_turn(outcome.redrawn)
         if outcome.started is not None:
-            transcript.add_turn(outcome.started)
+            mounted = transcript.add_turn(outcome.started)
             self.query_one(Gauge).start()
             self.query_one(SamplingPanel).show_seed(outcome.started.seed)
         for note in outcome.notes:
             self.notify(note.text, title=note.title, severity=note.severity, markup=False)
         self.refresh_bindings()  # Stop, Regenerate and Replay follow the state
+        return mounted
 
     def knobs(self) -> Knobs:
         panel = self.query_one(SamplingPanel)
         return Knobs(self.params, panel.context_mode, panel.fixed_seed, self.query_one(StopControl).stops)
 
     # ----- what the user does -------------------------------------------------------------------
-    def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
-        outcome = self.replies.submit(message.text, self.knobs())
+    async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        outcome = self.replies.submit(message.text, self.knobs())  # the engine starts reading the prompt
         if outcome.accepted:
             message.prompt.accept()
-        self.render_outcome(outcome)
+        # No frame until the new turn is mounted whole: it is then laid out in one pass while the
+        # engine reads the prompt, and the first token is only a repaint (time to first token).
+        with self.batch_update():
+            if (mounted := self.render_outcome(outcome)) is not None:
+                await mounted
 
     def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
         self.params = message.params

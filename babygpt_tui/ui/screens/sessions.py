@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ...session import SessionError
 from ...session_store import SessionInfo
 from ..session_actions import export_and_tell
+from ..widgets.footer import KeysFooter
 from .dialogs import Choice, ChoiceDialog, InputDialog, clip
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class SessionsScreen(ModalScreen[None]):
             yield Input(placeholder="Search by name or first prompt", id="sessions-search")
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static(id="sessions-note")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#sessions-box").border_title = "Sessions"

@@ -54,6 +54,8 @@ class Gauge(Vertical):
         self.prefill = ""
         self.rate = 0.0
         self._drawn = 0.0
+        self._live = False  # a reply is streaming: its numbers are drawn
+        self._first = False  # its first batch has not come yet
         self.rates: deque[float] = deque(maxlen=HISTORY)
         self._speed = ""  # the last `Speed` posted
         self._trailing: Timer | None = None  # a redraw due for a batch that came too soon to draw
@@ -90,18 +92,21 @@ class Gauge(Vertical):
         self.query_one("#gauge-info", Static).update(f"{prefill}\n{context}", layout=False)
 
     def start(self) -> None:
-        """A new reply: clear the live numbers (the sparkline keeps its history)."""
-        self.shifts, self.shifted, self.cache_len, self.prefill, self.rate, self._drawn = 0, False, 0, "…", 0.0, 0.0
-        self._show_rate(0, live=True)
-        self.set_class(True, "-live")
-        self._show_info()
+        """A new reply: the live numbers start from zero (the sparkline keeps its history).
+
+        They are drawn just after the reply's first token (or `DRAW_EVERY` on, if it is slow to
+        come), not now: turning live restyles and redraws the whole gauge (~5–8 ms here), which
+        would otherwise go into the frame that shows the new turn, on the way to the first token."""
+        self.shifts, self.shifted, self.cache_len, self.prefill, self.rate = 0, False, 0, "…", 0.0
+        self._live, self._first, self._drawn = True, True, time.monotonic()
+        self._stop_trailing()
+        self._trailing = self.set_timer(DRAW_EVERY, self._draw_live)
 
     def reset(self) -> None:
         """Another session (Ctrl+N, or one opened): no numbers of the old one's replies are kept."""
         self.shifts, self.shifted, self.cache_len, self.prefill, self.rate, self._drawn = 0, False, 0, "", 0.0, 0.0
-        if self._trailing is not None:
-            self._trailing.stop()
-            self._trailing = None
+        self._live = False
+        self._stop_trailing()
         self.rates.clear()
         self.query_one(Sparkline).data = []
         self.query_one(Digits).update("0")
@@ -117,23 +122,33 @@ class Gauge(Vertical):
         self.cache_len = message.cache_len
         self.shifted = self.shifted or message.shifted
         self.prefill = f"~{message.prefill_ms:.1f} ms"
-        if time.monotonic() - self._drawn >= DRAW_EVERY:
+        if self._first:  # drawn in the frame after the one that shows the first token
+            self._first = False
+            self._stop_trailing()
+            self.call_after_refresh(self._draw_live)
+        elif time.monotonic() - self._drawn >= DRAW_EVERY:
             self._draw_live()
         elif self._trailing is None:  # the last batch before a pause (a slow server) is drawn too
             self._trailing = self.set_timer(DRAW_EVERY, self._draw_live)
 
-    def _draw_live(self) -> None:
+    def _stop_trailing(self) -> None:
         if self._trailing is not None:
             self._trailing.stop()
             self._trailing = None
-        if not self.has_class("-live"):
+
+    def _draw_live(self) -> None:
+        self._stop_trailing()
+        if not self._live:
             return  # the reply ended meanwhile: `finish` drew the final numbers
         self._drawn = time.monotonic()
+        self.set_class(True, "-live")
         self._show_rate(self.rate, live=True)
         self.query_one(Sparkline).data = list(self.rates)
         self._show_info()
 
     def finish(self, stats: GenStats | None) -> None:
+        self._live = False
+        self._stop_trailing()
         self.set_class(False, "-live")
         if stats is None:
             self._post_speed(speed_line(self.rate, live=False))

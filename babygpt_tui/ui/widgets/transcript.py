@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.timer import Timer
-from textual.widget import Widget
+from textual.widget import AwaitMount, Widget
 from textual.widgets import Static
 
 from ...session import Turn
@@ -101,6 +101,26 @@ class TurnView(Vertical):
         self._show_note()
         if self.turn.stop_reason is not None:  # a finished reply mounted (another alternative shown)
             self.finalize()
+        else:
+            self._size_for_prompt()
+
+    def _size_for_prompt(self) -> None:
+        """Give the streaming tail its rows before the first token, in the layout pass that shows
+        the new turn: the first token is then only a repaint, not another layout of the screen
+        (~15 ms here, on the way to the time to first token). The width is the transcript's, less
+        the gutters; a guess too small only means the first token lays out as before."""
+        tail, parent = self._tail(), self.parent
+        if not isinstance(parent, Widget):
+            return
+        width = parent.content_size.width - self.styles.gutter.width - tail.styles.gutter.width
+        if (rows := estimate_rows(self._tail_text(tail), width)) > 0:
+            self._rows = rows + SPARE_ROWS
+            tail.styles.height = self._rows
+
+    def _tail_text(self, tail: ReplyChunk) -> str:
+        """What the streaming tail draws: the prompt first when it is the reply's first chunk."""
+        text = self.turn.reply[self._frozen :]
+        return self.turn.prompt + text if tail.start == 0 else text
 
     def _show_note(self) -> None:
         """'↳ branched from …' under the prompt of a branch (known from its first token on)."""
@@ -140,7 +160,7 @@ class TurnView(Vertical):
             self._rows = -1  # the tail shrank: size it again
             tail.start = self._frozen
         tail.refresh()
-        rows = estimate_rows(text, tail.content_size.width)
+        rows = estimate_rows(self._tail_text(tail), tail.content_size.width)
         if rows > self._rows or rows < 0:  # out of room: grow the tail, with spare rows to grow into
             self._rows = rows + SPARE_ROWS
             self._resize_soon()
@@ -231,13 +251,14 @@ class Transcript(InspectMode, TurnSelection, ForwardsTyping, VerticalScroll):
         # widget of every turn shown.
         return self._shown.get(id(turn))
 
-    def add_turn(self, turn: Turn) -> None:
+    def add_turn(self, turn: Turn) -> AwaitMount:
         if self.cursor is not None:
             self.inspect(None)  # a new reply (typed, or a branch) ends inspect mode
         self.query("#transcript-hint").remove()
         self._shown[id(turn)] = view = TurnView(turn)
-        self.mount(view)
+        mounted = self.mount(view)
         self.anchor()
+        return mounted
 
     def remove_turn(self, turn: Turn) -> None:
         if self.cursor is not None and self.cursor[0] is turn:

@@ -1,0 +1,102 @@
+"""The way from Enter to a reply's first token on screen stays short (`babygpt-tui bench tui`
+measures it): the footer is not rebuilt when only Stop lights up, the new turn has room for its
+prompt before the first token (which is then a repaint, not another layout of the screen), and
+the gauge turns live after the first token, not in the frame that shows the new turn."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets._footer import FooterKey
+
+from babygpt_tui.api import SamplingParams
+from babygpt_tui.ui.widgets.gauge import Gauge
+from babygpt_tui.ui.widgets.heatmap import ReplyChunk
+from babygpt_tui.ui.widgets.transcript import SPARE_ROWS, TurnView, estimate_rows
+from tests.plugins.pilot import finished, press_now, ready, wait_until
+
+SIZE = (100, 30)
+
+
+def footer_keys(app) -> dict[str, FooterKey]:
+    return {key.action: key for key in app.screen.query(FooterKey)}
+
+
+async def test_the_footer_lights_stop_in_place_and_rebuilds_only_when_its_keys_change(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=60), delay=0.01)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        before = footer_keys(app)
+        assert before["stop"].has_class("-disabled") and before["stop"]._disabled
+        app.query_one("#prompt").text = "明月"
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: not footer_keys(app)["stop"].has_class("-disabled"))
+        during = footer_keys(app)
+        assert not during["stop"]._disabled  # a click on it stops the reply
+        assert all(during[action] is key for action, key in before.items())  # the same widgets
+        await finished(pilot)
+        await wait_until(pilot, lambda: footer_keys(app)["stop"].has_class("-disabled"))
+        assert all(footer_keys(app)[action] is key for action, key in before.items())
+        await pilot.resize_terminal(60, 20)  # compact: other keys fit, so the footer is composed again
+        await wait_until(pilot, lambda: footer_keys(app).get("stop") is not before["stop"])
+        assert "stop" in footer_keys(app) and footer_keys(app)["stop"].has_class("-disabled")
+
+
+@pytest.mark.parametrize("prompt_rows", [1, 4])
+async def test_a_new_turn_has_room_for_its_prompt_and_first_tokens_before_they_come(
+    make_app, monkeypatch: pytest.MonkeyPatch, prompt_rows: int
+) -> None:
+    resized: list[tuple[str, int]] = []  # (reply, width) at each resize of the streaming tail (a layout)
+    resize = TurnView._resize_now
+
+    def record(view: TurnView) -> None:
+        resized.append((view.turn.reply, view._tail().content_size.width))
+        resize(view)
+
+    monkeypatch.setattr(TurnView, "_resize_now", record)
+    app = make_app(SamplingParams(max_new_tokens=8), delay=0.02)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        prompt = "\n".join(["春风"] * prompt_rows)  # the tiny model reads 16 characters: rows by lines
+        app.query_one("#prompt").text = prompt
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: app.query(TurnView) and app.query_one(TurnView).query(ReplyChunk))
+        tail = app.query_one(TurnView).query_one(ReplyChunk)
+        await wait_until(pilot, lambda: tail.region.height > 0)  # laid out, with the turn
+        assert tail.region.height == prompt_rows + SPARE_ROWS  # the prompt's rows, and room to grow
+        await finished(pilot)
+        # the tail was resized only once the reply no longer fitted (a reply with newlines may not)
+        assert all(estimate_rows(prompt + reply, width) > prompt_rows + SPARE_ROWS for reply, width in resized)
+        assert tail.styles.height is not None and tail.styles.height.is_auto  # finished: sized exactly
+
+
+async def test_the_gauge_turns_live_after_the_first_token_not_at_enter(make_app) -> None:
+    app = make_app(SamplingParams(max_new_tokens=400), delay=0.01)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        gauge = app.query_one(Gauge)
+        app.query_one("#prompt").text = "明月"
+        await press_now(pilot, "enter")
+        await wait_until(pilot, lambda: app.chat.turns)
+        assert not gauge.has_class("-live")  # the new turn's frame does not redraw the gauge
+        await wait_until(pilot, lambda: gauge.has_class("-live"))
+        assert app.chat.turns[0].reply  # it turned live once tokens came
+        await press_now(pilot, "escape")
+        await finished(pilot)
+        assert not gauge.has_class("-live")
+
+
+async def test_the_gauge_turns_live_while_a_slow_prefill_runs(make_app) -> None:
+    """No token for a while (a long prompt, a slow server): the gauge still shows a reply runs."""
+    from textual.app import App
+
+    class GaugeApp(App[None]):
+        def compose(self):
+            yield Gauge(id="gauge")
+
+    app = GaugeApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        gauge = app.query_one(Gauge)
+        gauge.start()
+        assert not gauge.has_class("-live")
+        await pilot.pause(0.4)
+        assert gauge.has_class("-live") and "prefill …" in str(app.query_one("#gauge-info").render())
