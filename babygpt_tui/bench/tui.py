@@ -5,14 +5,17 @@
    to the reply's final line on screen, against the decode rate `babygpt-tui generate` reports
    for the same model, seed and settings (threads and OpenMP wait policy too) — interleaved
    repetitions, the ratio of the medians;
-2. prefill: a 128-character prompt, Enter to the first token on screen in the TUI, against the
-   prefill time `generate` reports;
+2. prefill: a 128-character prompt; the prefill time the TUI's engine reports against the one
+   `generate` reports (the UI must not slow the engine down), and Enter to the first token on
+   screen (that prefill, the pipe, and the two frames Textual draws: the new turn, then the
+   token) — in a reply that goes on (`PREFILL_TOKENS`), as a person sees one start;
 3. slider latency while generating: a key press on the temperature slider until the new value is
    on screen and sent to the engine — median of many presses;
 4. cold start: a fresh interpreter to the prompt taking keys (torch is never imported there), and
    on to the model loaded in the engine process.
 
-Targets: TUI decode >= 90 % of generate's; prefill within 2x; slider < 50 ms; prompt < 0.5 s.
+Targets: TUI decode >= 90 % of generate's; prefill within 2x; Enter -> first token < 100 ms (what
+a person perceives as at once); slider < 50 ms; prompt < 0.5 s.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from typing import Any
 PROMPT = "明月"
 SIZE = (110, 32)
 SEED = 1
-TUI_TARGET, PREFILL_TARGET, SLIDER_TARGET_MS, COLD_TARGET_S = 0.9, 2.0, 50.0, 0.5
+TUI_TARGET, PREFILL_TARGET, FIRST_TARGET_MS, SLIDER_TARGET_MS, COLD_TARGET_S = 0.9, 2.0, 100.0, 50.0, 0.5
+# A 2-token reply would end in the frame that shows its first token (the footer, the final gauge):
+# not what the start of a reply looks like.
+PREFILL_TOKENS = 64
 STATS = re.compile(r"prefill ([\d.]+) ms.*?decode ([\d.]+) tok/s")
 
 
@@ -76,6 +82,7 @@ class TuiReply:
     first: float  # Enter -> its first token on screen
     tokens: int
     threads: int  # the torch threads the engine process ran with
+    prefill_ms: float  # as the engine process reported it
 
 
 async def _reply(options: TuiOptions, prompt: str, tokens: int) -> TuiReply:
@@ -106,7 +113,8 @@ async def _reply(options: TuiOptions, prompt: str, tokens: int) -> TuiReply:
 
         await _until(final_line, 600)
         threads = app.model_info.threads if app.model_info else 0
-        return TuiReply(time.perf_counter() - start, first, app.chat.turns[-1].tokens, threads)
+        turn = app.chat.turns[-1]
+        return TuiReply(time.perf_counter() - start, first, turn.tokens, threads, turn.prefill_ms)
 
 
 def generate_stats(options: TuiOptions, prompt: str, tokens: int) -> tuple[float, float]:
@@ -158,9 +166,11 @@ async def slider_latency(options: TuiOptions, presses: int) -> list[float]:
 
 
 def _shown(widget: Any) -> bool:
-    """What the widget was asked to draw has reached the screen: it asked for its repaint and the
+    """What the widget was asked to draw has reached the screen: it has been laid out (a widget
+    just mounted has no region yet, and nothing of it is drawn), it asked for its repaint and the
     screen has composited it (Textual's internals: the repaint flag, then the screen's dirty set)."""
-    return not widget._repaint_required and widget not in widget.screen._dirty_widgets
+    laid_out = bool(widget.region.area)
+    return laid_out and not widget._repaint_required and widget not in widget.screen._dirty_widgets
 
 
 COLD = r"""
@@ -206,16 +216,20 @@ def run_tui_bench(options: TuiOptions, progress: Callable[[str], None] = lambda 
         tui.append(reply.tokens / reply.seconds)
     progress("prefill")
     cli_prefill: list[float] = []
+    tui_prefill: list[float] = []
     tui_first: list[float] = []
     for _ in range(options.reps):
         cli_prefill.append(generate_stats(options, long_prompt, 2)[0])
-        tui_first.append(asyncio.run(_reply(options, long_prompt, 2)).first * 1000)
+        reply = asyncio.run(_reply(options, long_prompt, PREFILL_TOKENS))
+        tui_prefill.append(reply.prefill_ms)
+        tui_first.append(reply.first * 1000)
     progress("slider latency")
     latency = asyncio.run(slider_latency(options, options.presses))
     progress("cold start")
     cold = [cold_start(options.model) for _ in range(options.reps)]  # a median, as for the rest
     ratio = statistics.median(tui) / statistics.median(cli)
-    prefill = statistics.median(tui_first) / statistics.median(cli_prefill)
+    prefill = statistics.median(tui_prefill) / statistics.median(cli_prefill)
+    first = statistics.median(tui_first)
     slider_ms = statistics.median(latency)
     painted, loaded = statistics.median(c[0] for c in cold), statistics.median(c[1] for c in cold)
     targets = [
@@ -229,7 +243,13 @@ def run_tui_bench(options: TuiOptions, progress: Callable[[str], None] = lambda 
             f"{options.prefill_chars}-char prefill, TUI / generate",
             -prefill,
             -PREFILL_TARGET,
-            f"{prefill:.1f}x ({statistics.median(tui_first):.0f} vs {statistics.median(cli_prefill):.1f} ms)",
+            f"{prefill:.1f}x ({statistics.median(tui_prefill):.1f} vs {statistics.median(cli_prefill):.1f} ms)",
+        ),
+        _target(
+            "Enter -> first token on screen",
+            -first,
+            -FIRST_TARGET_MS,
+            f"{first:.0f} ms ({first / statistics.median(cli_prefill):.1f}x generate's prefill)",
         ),
         _target("slider key -> shown (median)", -slider_ms, -SLIDER_TARGET_MS, f"{slider_ms:.1f} ms"),
         _target("launch -> prompt takes keys", -painted, -COLD_TARGET_S, f"{painted:.2f} s (no torch in the UI)"),
@@ -246,6 +266,7 @@ def run_tui_bench(options: TuiOptions, progress: Callable[[str], None] = lambda 
         "tui_tok_s": tui,
         "tui_over_generate": ratio,
         "generate_prefill_ms": cli_prefill,
+        "tui_prefill_ms": tui_prefill,
         "tui_first_token_ms": tui_first,
         "slider_ms": latency,
         "cold_start_s": [list(c) for c in cold],

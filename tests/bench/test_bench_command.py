@@ -96,8 +96,10 @@ def test_bench_tui_runs_end_to_end_on_a_tiny_model(capsys, tiny_checkpoint: Path
     assert doc["threads_asked"] == 0 and doc["threads"] >= 1
     assert len(doc["generate_tok_s"]) == len(doc["tui_tok_s"]) == 1 and doc["tui_over_generate"] > 0
     assert len(doc["slider_ms"]) == 10 and len(doc["cold_start_s"]) == 1 and len(doc["tui_first_token_ms"]) == 1
+    assert doc["tui_prefill_ms"][0] > 0 and doc["tui_first_token_ms"][0] > doc["tui_prefill_ms"][0]
     names = [t["name"] for t in doc["targets"]]
     assert names[0] == "TUI / generate decode" and "launch -> prompt takes keys" in names
+    assert "Enter -> first token on screen" in names
     shown = capsys.readouterr().out
     assert "TUI vs `babygpt-tui generate`" in shown and "a core left to the UI" in shown
 
