@@ -90,6 +90,9 @@ class TokenRecord:
 
 
 def quantize(p: float | None) -> int:
+    code = _codes.get(p)  # a value read back (`rounded`, a decoded record): its code, without a log
+    if code is not None:
+        return code
     if p is None or p != p:  # None or NaN
         return NONE
     if p <= 0.0:
@@ -100,12 +103,14 @@ def quantize(p: float | None) -> int:
 
 
 _values: dict[int, float | None] = {NONE: None, CUT: 0.0}  # one float object per code seen
+_codes: dict[float | None, int] = {None: NONE, 0.0: CUT}  # and back: quantize(dequantize(c)) == c
 
 
 def dequantize(code: int) -> float | None:
     value = _values.get(code, -1.0)
     if value == -1.0:
         value = _values[code] = math.exp(-code / SCALE)
+        _codes.setdefault(value, code)
     return value
 
 

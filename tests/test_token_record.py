@@ -59,6 +59,20 @@ def test_probabilities_keep_four_significant_digits_down_to_tiny_ones() -> None:
     assert dequantize(quantize(1e-300)) > 0
 
 
+@settings(max_examples=300, deadline=None)
+@given(probs)
+def test_a_value_read_back_quantizes_to_its_own_code(p: float | None) -> None:
+    """`quantize` looks a read-back value up instead of taking a log: the same answer either way."""
+    code = quantize(p)
+    assert quantize(rounded(p)) == code and quantize(dequantize(code)) == code
+    if p is not None:
+        assert quantize(p) == (0xFFFE if p <= 0 else 0 if p >= 1 else min(int(-math.log(p) * 2048 + 0.5), 0xFFFD))
+
+
+def test_every_code_reads_back_to_itself() -> None:
+    assert all(quantize(dequantize(code)) == code for code in range(0, 0xFFFE))
+
+
 def test_the_rank_is_the_chosen_tokens_place_among_the_raw_alternatives() -> None:
     r = TokenRecord(7, 0.2, 0.3, (5, 7, 9), ("a", "b", "c"), (0.5, 0.2, None), (0.6, 0.3, 0.1))
     assert r.rank == 2 and [a.id for a in r.alternatives] == [5, 7, 9] and r.alternatives[2].raw is None
