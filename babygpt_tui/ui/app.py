@@ -187,11 +187,7 @@ class BabyGPTApp(EngineApp):
         outcome = self.replies.submit(message.text, self.knobs())  # the engine starts reading the prompt
         if outcome.accepted:
             message.prompt.accept()
-        # No frame until the new turn is mounted whole: it is then laid out in one pass while the
-        # engine reads the prompt, and the first token is only a repaint (time to first token).
-        with self.batch_update():
-            if (mounted := self.render_outcome(outcome)) is not None:
-                await mounted
+        await self.render_start(outcome)
 
     def on_sampling_panel_params_changed(self, message: SamplingPanel.ParamsChanged) -> None:
         self.params = message.params
@@ -218,12 +214,12 @@ class BabyGPTApp(EngineApp):
         else:
             prompt.insert(message.text)
 
-    def on_inspector_branch(self, message: Inspector.Branch) -> None:
+    async def on_inspector_branch(self, message: Inspector.Branch) -> None:
         """Rewrite a reply from the inspected character on, with the picked alternative forced."""
         if why := self.engine.capabilities.unavailable("branch"):
             self.notify(f"Branching is {why}: it forces the model's own token ids.", severity="warning")
             return
-        self.render_outcome(self.replies.branch(message.turn, message.index, message.choice.id, self.knobs()))
+        await self.render_start(self.replies.branch(message.turn, message.index, message.choice.id, self.knobs()))
 
     async def action_quit(self) -> None:
         """Ctrl+Q: with autosave off and unsaved turns, ask first (save / discard / cancel)."""
@@ -291,15 +287,15 @@ class BabyGPTApp(EngineApp):
     def watch_title(self) -> None:
         self._fit_header()
 
-    def action_regenerate(self) -> None:
-        self.render_outcome(self.replies.regenerate(self.knobs()))
+    async def action_regenerate(self) -> None:
+        await self.render_start(self.replies.regenerate(self.knobs()))
 
     def action_alternative(self, step: int) -> None:
         """`[` / `]`: the previous / next reply of the selected turn, else the last."""
         self.render_outcome(self.replies.browse(self._selected(), step))
 
-    def action_replay_last(self) -> None:
-        self.render_outcome(self.replies.replay(self._selected()))
+    async def action_replay_last(self) -> None:
+        await self.render_start(self.replies.replay(self._selected()))
 
     def action_pick_replay(self) -> None:
         from .screens.dialogs import TurnPicker
@@ -309,9 +305,9 @@ class BabyGPTApp(EngineApp):
             return
         self.push_screen(TurnPicker(self.chat.turns), self._replay_picked)
 
-    def _replay_picked(self, index: int | None) -> None:
+    async def _replay_picked(self, index: int | None) -> None:
         if index is not None:
-            self.render_outcome(self.replies.replay(index))
+            await self.render_start(self.replies.replay(index))
 
     def action_reset_knobs(self) -> None:
         self.query_one(SamplingPanel).reset()

@@ -49,13 +49,13 @@ class EngineApp(ViewsApp):
         self.engine.send(SetParams(self.params))
 
     # ----- what the engine says ----------------------------------------------------------------
-    def on_model_loaded(self, message: ModelLoaded) -> None:
+    async def on_model_loaded(self, message: ModelLoaded) -> None:
         info = self.model_info = message.info
         self._fit_header()
         if info.vocab_size:  # a server may not tell
             self.query_one(SamplingPanel).set_vocab_size(info.vocab_size)
         self.query_one(Gauge).set_block_size(info.block_size)
-        self.render_outcome(self.replies.loaded(info))
+        await self.render_start(self.replies.loaded(info))  # a prompt sent while it loaded starts
         self.explainer.loaded(info, self.engine.capabilities)
         self._show_explained()
 
@@ -105,7 +105,7 @@ class EngineApp(ViewsApp):
         finally:
             self.engine.ack(batch.turn)  # back-pressure: the engine may send the next batch
 
-    def on_generation_finished(self, message: GenerationFinished) -> None:
+    async def on_generation_finished(self, message: GenerationFinished) -> None:
         outcome = self.replies.finished(message.turn_id, message.stats, message.error)
         if outcome.finished is None:
             return
@@ -118,7 +118,7 @@ class EngineApp(ViewsApp):
         self.explainer.reply_ended()
         self._show_explained()
         if (knobs := self.replies.take_regenerate()) is not None:
-            self.render_outcome(self.replies.regenerate(knobs))
+            await self.render_start(self.replies.regenerate(knobs))
 
     def render_outcome(self, outcome: Outcome) -> AwaitMount | None:
         """Show what the lifecycle did: turns added, removed or ended, and its notes. A started
@@ -141,6 +141,14 @@ class EngineApp(ViewsApp):
             self.notify(note.text, title=note.title, severity=note.severity, markup=False)
         self.refresh_bindings()  # Stop, Regenerate and Replay follow the state
         return mounted
+
+    async def render_start(self, outcome: Outcome) -> None:
+        """`render_outcome` for what may start a reply: no frame is drawn until the new turn is
+        mounted whole, so it is laid out in one pass while the engine reads the prompt, and the
+        first token is only a repaint (the time to first token, which `bench tui` measures)."""
+        with self.batch_update():
+            if (mounted := self.render_outcome(outcome)) is not None:
+                await mounted
 
     def _fit_header(self, width: int | None = None) -> None:
         """The model's description, as long as fits beside the session's name."""
