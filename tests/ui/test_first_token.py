@@ -100,3 +100,28 @@ async def test_the_gauge_turns_live_while_a_slow_prefill_runs(make_app) -> None:
         assert not gauge.has_class("-live")
         await pilot.pause(0.4)
         assert gauge.has_class("-live") and "prefill …" in str(app.query_one("#gauge-info").render())
+
+
+async def test_a_token_before_the_turns_first_frame_does_not_undo_its_rows() -> None:
+    """The engine can answer before Textual has laid the new turn out (a tiny model, a busy UI):
+    the tail has no width yet, so that token must keep the rows the turn was given."""
+    from textual.app import App
+
+    from babygpt_tui.session import Turn
+    from babygpt_tui.ui.widgets.transcript import Transcript
+
+    class TranscriptApp(App[None]):
+        def compose(self):
+            yield Transcript(id="transcript")
+
+    app = TranscriptApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        transcript = app.query_one(Transcript)
+        turn = Turn("春风")
+        with app.batch_update():  # no frame until the end of the block
+            await transcript.add_turn(turn)
+            turn.reply = "明月"
+            transcript.update_turn(turn)
+            assert app.query_one(TurnView).query_one(ReplyChunk).content_size.width == 0
+        await pilot.pause()
+        assert app.query_one(TurnView).query_one(ReplyChunk).region.height == 1 + SPARE_ROWS

@@ -160,8 +160,10 @@ class TurnView(Vertical):
             self._rows = -1  # the tail shrank: size it again
             tail.start = self._frozen
         tail.refresh()
-        rows = estimate_rows(self._tail_text(tail), tail.content_size.width)
-        if rows > self._rows or rows < 0:  # out of room: grow the tail, with spare rows to grow into
+        if (width := tail.content_size.width) <= 0:
+            return  # not laid out yet (a token before the turn's first frame): it keeps its rows
+        rows = estimate_rows(self._tail_text(tail), width)
+        if rows > self._rows:  # out of room: grow the tail, with spare rows to grow into
             self._rows = rows + SPARE_ROWS
             self._resize_soon()
 
