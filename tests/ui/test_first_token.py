@@ -6,6 +6,7 @@ the gauge turns live after the first token, not in the frame that shows the new 
 from __future__ import annotations
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.widgets._footer import FooterKey
 
 from babygpt_tui.api import SamplingParams
@@ -15,6 +16,11 @@ from babygpt_tui.ui.widgets.transcript import SPARE_ROWS, TurnView, estimate_row
 from tests.plugins.pilot import finished, press_now, ready, wait_until
 
 SIZE = (100, 30)
+
+
+class GaugeApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Gauge(id="gauge")
 
 
 def footer_keys(app) -> dict[str, FooterKey]:
@@ -87,12 +93,6 @@ async def test_the_gauge_turns_live_after_the_first_token_not_at_enter(make_app)
 
 async def test_the_gauge_turns_live_while_a_slow_prefill_runs(make_app) -> None:
     """No token for a while (a long prompt, a slow server): the gauge still shows a reply runs."""
-    from textual.app import App
-
-    class GaugeApp(App[None]):
-        def compose(self):
-            yield Gauge(id="gauge")
-
     app = GaugeApp()
     async with app.run_test(size=(40, 10)) as pilot:
         gauge = app.query_one(Gauge)
@@ -105,8 +105,6 @@ async def test_the_gauge_turns_live_while_a_slow_prefill_runs(make_app) -> None:
 async def test_a_token_before_the_turns_first_frame_does_not_undo_its_rows() -> None:
     """The engine can answer before Textual has laid the new turn out (a tiny model, a busy UI):
     the tail has no width yet, so that token must keep the rows the turn was given."""
-    from textual.app import App
-
     from babygpt_tui.session import Turn
     from babygpt_tui.ui.widgets.transcript import Transcript
 
@@ -125,3 +123,18 @@ async def test_a_token_before_the_turns_first_frame_does_not_undo_its_rows() -> 
             assert app.query_one(TurnView).query_one(ReplyChunk).content_size.width == 0
         await pilot.pause()
         assert app.query_one(TurnView).query_one(ReplyChunk).region.height == 1 + SPARE_ROWS
+
+
+async def test_a_gauge_removed_before_its_live_redraw_does_not_raise() -> None:
+    """The live redraw after the first token runs after the next refresh: by then the app may be
+    closing and the gauge gone (its widgets with it)."""
+    from babygpt_tui.api import TokenBatch
+
+    app = GaugeApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        gauge = app.query_one(Gauge)
+        gauge.start()
+        gauge.update_live(TokenBatch(0, "x", (), (), 1, 100.0, None, 1, False, 1.0))
+        await gauge.remove()
+        await pilot.pause(0.1)
+    assert app.return_code in (0, None)

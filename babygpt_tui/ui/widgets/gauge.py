@@ -138,8 +138,8 @@ class Gauge(Vertical):
 
     def _draw_live(self) -> None:
         self._stop_trailing()
-        if not self._live:
-            return  # the reply ended meanwhile: `finish` drew the final numbers
+        if not self._live or not self.is_attached:
+            return  # the reply ended meanwhile (`finish` drew the final numbers), or the app closes
         self._drawn = time.monotonic()
         self.set_class(True, "-live")
         self._show_rate(self.rate, live=True)
