@@ -113,13 +113,12 @@ class TurnView(Vertical):
         if not isinstance(parent, Widget):
             return
         width = parent.content_size.width - self.styles.gutter.width - tail.styles.gutter.width
-        if (rows := estimate_rows(self._tail_text(tail), width)) > 0:
+        if (rows := estimate_rows(self._with_prompt(tail, self.turn.reply), width)) > 0:
             self._rows = rows + SPARE_ROWS
             tail.styles.height = self._rows
 
-    def _tail_text(self, tail: ReplyChunk) -> str:
-        """What the streaming tail draws: the prompt first when it is the reply's first chunk."""
-        text = self.turn.reply[self._frozen :]
+    def _with_prompt(self, tail: ReplyChunk, text: str) -> str:
+        """What the streaming tail draws of `text`: the prompt first when it is the first chunk."""
         return self.turn.prompt + text if tail.start == 0 else text
 
     def _show_note(self) -> None:
@@ -162,7 +161,7 @@ class TurnView(Vertical):
         tail.refresh()
         if (width := tail.content_size.width) <= 0:
             return  # not laid out yet (a token before the turn's first frame): it keeps its rows
-        rows = estimate_rows(self._tail_text(tail), width)
+        rows = estimate_rows(self._with_prompt(tail, text), width)
         if rows > self._rows:  # out of room: grow the tail, with spare rows to grow into
             self._rows = rows + SPARE_ROWS
             self._resize_soon()
