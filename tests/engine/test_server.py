@@ -62,29 +62,42 @@ class Engine:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, make_tiny_model, tiny_tokenizer):
+def tiny_checkpoint(tmp_path_factory, make_tiny_model, tiny_tokenizer) -> Path:
     from babygpt_tui.engine.checkpoint import save_checkpoint
 
-    path = save_checkpoint(
+    return save_checkpoint(
         tmp_path_factory.mktemp("m") / "tiny.safetensors", make_tiny_model(tiny_tokenizer.vocab_size), tiny_tokenizer
     )
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_checkpoint):
+    """An engine with the tiny model loaded, shared by the module's tests (each on its own
+    turns): whichever of them a worker runs first, none depends on another having run."""
     engine = Engine("--token-delay", "0.002")
-    yield engine, path
+    assert isinstance(engine.next(), Hello)
+    engine.send(Load(str(tiny_checkpoint), device="cpu", dtype="float32", threads=1))
+    assert isinstance(engine.next(), Loaded)
+    yield engine, tiny_checkpoint
     engine.proc.stdin.close()
     assert engine.proc.wait(10) == 0  # stdin closed: it exits
 
 
-def test_hello_then_a_missing_model_is_a_user_error_then_a_model_loads(engine) -> None:
-    e, path = engine
-    hello = e.next()
-    assert isinstance(hello, Hello) and hello.protocol == PROTOCOL_VERSION and hello.pid == e.proc.pid
-    e.send(Load(str(Path(path).with_name("missing.safetensors"))))
-    failed = e.next()
-    assert isinstance(failed, EngineFailed) and failed.op == "load" and failed.user_error
-    assert "missing.safetensors" in failed.message
-    e.send(Load(str(path), device="cpu", dtype="float32", threads=1))
-    loaded = e.next()
-    assert isinstance(loaded, Loaded) and loaded.info.name == "tiny.safetensors" and loaded.info.threads == 1
+def test_hello_then_a_missing_model_is_a_user_error_then_a_model_loads(tiny_checkpoint) -> None:
+    e, path = Engine(), tiny_checkpoint
+    try:
+        hello = e.next()
+        assert isinstance(hello, Hello) and hello.protocol == PROTOCOL_VERSION and hello.pid == e.proc.pid
+        e.send(Load(str(Path(path).with_name("missing.safetensors"))))
+        failed = e.next()
+        assert isinstance(failed, EngineFailed) and failed.op == "load" and failed.user_error
+        assert "missing.safetensors" in failed.message
+        e.send(Load(str(path), device="cpu", dtype="float32", threads=1))
+        loaded = e.next()
+        assert isinstance(loaded, Loaded) and loaded.info.name == "tiny.safetensors" and loaded.info.threads == 1
+    finally:
+        e.proc.stdin.close()
+        assert e.proc.wait(10) == 0
 
 
 def test_by_default_the_engine_leaves_a_core_to_the_ui(engine) -> None:
