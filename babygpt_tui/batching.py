@@ -19,47 +19,79 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from .api import SamplingParams, TokenBatch, TokenEvent
 from .token_record import TokenRecord, rounded
 
 
 def record_of(event: TokenEvent, forced: bool = False, window: bool = False) -> TokenRecord:
-    """The typed record of one event: the raw top alternatives, then tokens only in the warped
-    top; each alternative's warped probability is 0.0 when the warpers cut it, None when not known.
-    Probabilities are rounded as the columnar form stores them, so what the UI shows is what a
-    session file keeps. `window`: record the characters the model saw (the engine's cache length;
-    a server's stream only gives a guess, which is not kept)."""
-    warped = {a.id: a.prob for a in event.top_warped}
-    cut = 0.0 if 0.0 in warped.values() else None  # fewer survivors than slots: the rest are cut
-    ids: list[int] = []
-    texts: list[str] = []
-    raw: list[float | None] = []
-    warp: list[float | None] = []
-    for a in event.top_raw:
-        w = warped.pop(a.id, None)
-        ids.append(a.id)
-        texts.append(a.text)
-        raw.append(rounded(a.prob))
-        warp.append(cut if w is None else rounded(w))
-    for a in event.top_warped:
-        if a.id in warped and a.prob > 0:
-            ids.append(a.id)
-            texts.append(a.text)
-            raw.append(None)
-            warp.append(rounded(a.prob))
+    """The typed record of one event, from the alternatives it carries (see `record_from`)."""
+    texts = {a.id: a.text for a in event.top_raw}
+    texts.update((a.id, a.text) for a in event.top_warped)
+    return record_from(
+        event,
+        [a.id for a in event.top_raw],
+        [rounded(a.prob) for a in event.top_raw],
+        [a.id for a in event.top_warped],
+        [rounded(a.prob) for a in event.top_warped],
+        texts,
+        forced,
+        window,
+    )
+
+
+def record_from(
+    event: TokenEvent,
+    raw_ids: list[int],
+    raw_probs: list[float | None],
+    warped_ids: list[int],
+    warped_probs: list[float | None],
+    texts: Mapping[int, str] | Sequence[str],
+    forced: bool = False,
+    window: bool = False,
+) -> TokenRecord:
+    """The typed record of one event, its alternatives given apart (the engine makes them per
+    batch, `engine.alternatives`) with their probabilities already `rounded` as the columnar form
+    stores them, so what the UI shows is what a session file keeps: the raw top alternatives, then
+    tokens only in the warped top; each alternative's warped probability is 0.0 when the warpers
+    cut it, None when not known. `window`: record the characters the model saw (the engine's cache
+    length; a server's stream only gives a guess, which is not kept)."""
+    ids = raw_ids
+    raw = raw_probs
+    warp: list[float | None] = warped_probs
+    if warped_ids != raw_ids:  # equal when the warpers kept the raw order (the engine's, most often)
+        ids, raw = list(raw_ids), list(raw_probs)
+        warped = dict(zip(warped_ids, warped_probs, strict=True))
+        cut = 0.0 if 0.0 in warped.values() else None  # fewer survivors than slots: the rest are cut
+        warp = []
+        for i in raw_ids:
+            w = warped.pop(i, None)
+            warp.append(cut if w is None else w)
+        for i, p in warped.items():  # in the warped top only (what is left, in its order)
+            if p:  # neither cut nor unknown
+                ids.append(i)
+                raw.append(None)
+                warp.append(p)
     return TokenRecord(
         event.id,
         rounded(math.exp(event.logprob)) or 0.0,
         rounded(event.warped_prob) or 0.0,
         tuple(ids),
-        tuple(texts),
+        tuple(map(texts.__getitem__, ids)),
         tuple(raw),
         tuple(warp),
         forced,
         event.cache_len if window else 0,
     )
+
+
+# (events, how many of the reply's first tokens were forced, windows known) -> their records
+MakeRecords = Callable[[Sequence[TokenEvent], int, bool], list[TokenRecord]]
+
+
+def _records_of(events: Sequence[TokenEvent], forced: int, windows: bool) -> list[TokenRecord]:
+    return [record_of(e, e.step < forced, windows) for e in events]
 
 
 class Batcher:
@@ -77,6 +109,7 @@ class Batcher:
         forced: int = 0,
         records: bool = True,
         windows: bool = False,
+        make_records: MakeRecords | None = None,
     ) -> None:
         self.turn, self.start = turn, start
         self.interval, self.max_tokens = interval, max_tokens
@@ -86,8 +119,11 @@ class Batcher:
         self.forced = forced  # the first `forced` tokens were forced (a branch), not sampled
         self.with_records = records  # per-token records (alternatives were asked for)
         self.windows = windows  # the events' cache lengths are the model's real windows (the engine's)
+        # the events' records, made when their batch is sent: the engine makes a batch's at once
+        # (`engine.alternatives.Deferred`), other streams one by one from the events' alternatives
+        self.make_records: MakeRecords = make_records or _records_of
         self._text: list[str] = []
-        self._records: list[TokenRecord] = []
+        self._events: list[TokenEvent] = []  # of the pending tokens, when records are made
         self._changes: list[tuple[int, SamplingParams]] = []
         self._params: SamplingParams | None = None
         self._last: TokenEvent | None = None
@@ -104,8 +140,7 @@ class Batcher:
             self._sampled = (event.time, 1)
         self._text.append(event.text)
         if self.with_records:
-            record = record_of(event, event.step < self.forced, self.windows)
-            self._records.extend([record] * len(event.text) if len(event.text) > 1 else (record,))
+            self._events.append(event)
         if event.params is not self._params and event.params != self._params:
             self._changes.append((event.step, event.params))
         self._params = event.params
@@ -133,10 +168,15 @@ class Batcher:
         if self._sampled and now - self._sampled[0] >= self.sample_every:
             sample = (self.tokens - self._sampled[1]) / (now - self._sampled[0])
             self._sampled = (now, self.tokens)
+        records: list[TokenRecord] = []
+        if self._events:
+            made = self.make_records(self._events, self.forced, self.windows)
+            for event, record in zip(self._events, made, strict=True):
+                records.extend([record] * len(event.text) if len(event.text) > 1 else (record,))
         batch = TokenBatch(
             self.turn,
             "".join(self._text),
-            tuple(self._records),
+            tuple(records),
             tuple(self._changes),
             tokens=self.tokens,
             rate=rate,
@@ -145,5 +185,5 @@ class Batcher:
             shifted=self._shifted,
             prefill_ms=self._prefill_ms,
         )
-        self._text, self._records, self._changes, self._shifted, self._flushed_at = [], [], [], False, now
+        self._text, self._events, self._changes, self._shifted, self._flushed_at = [], [], [], False, now
         return batch

@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 
 from ..api import Alternative, GenerationRequest, GenStats, ModelInfo, SamplingParams, TokenEvent
+from ..batching import MakeRecords
 from ..explanation import Explanation
+from .alternatives import Deferred, alternatives
 from .autodtype import AutoChoice, choose_cpu_dtype
 from .checkpoint import LoadedModel, load_checkpoint
 from .compile import CompileUnavailable, Step, compile_step
@@ -26,7 +28,7 @@ from .explain import explain_context
 from .kvcache import KVCache
 from .model import BabyGPT
 from .quant import quantize_int8
-from .sampling import Pick, order_kept, pick
+from .sampling import order_kept, pick
 from .stops import StopMatcher
 from .tokenizer import CharTokenizer
 
@@ -222,6 +224,13 @@ class GenerationRun:
         # tap(raw logits, knobs, history before the token, chosen token, step), at every step while
         # set: the engine server's pipeline watch (it returns at once unless a snapshot is due)
         self.tap: Callable[[torch.Tensor, SamplingParams, list[int], int, int], None] | None = None
+        self.deferred: Deferred | None = None  # set by `defer_alternatives`
+
+    def defer_alternatives(self) -> MakeRecords:
+        """Events come without alternatives (set before iterating); the returned function makes the
+        records of a batch of them at once — the engine server's Batcher calls it per batch."""
+        self.deferred = Deferred(self.request.top_alternatives, self.gen.tokenizer.chars)
+        return self.deferred.records
 
     def __iter__(self) -> Iterator[TokenEvent]:
         with self.gen._lock, torch.inference_mode():
@@ -232,6 +241,7 @@ class GenerationRun:
         rng = torch.Generator(device=gen.device).manual_seed(req.seed)
         history = list(self.prompt_ids)
         n_top = req.top_alternatives
+        deferred = self.deferred if n_top else None
         stops: StopMatcher[TokenEvent] = StopMatcher(req.stop)
         count, shifts, shift_s, shifted, reason, error = 0, 0, 0.0, False, "length", ""
         t_first = t_last = prefill_ms = 0.0
@@ -251,7 +261,12 @@ class GenerationRun:
                 token = chosen.id
                 if self.tap is not None:  # the pipeline view is watching this step
                     self.tap(logits.float(), params, history, token, count)
-                top_raw, top_warped = _alternatives(chosen, n_top, tokenizer, order_kept(params)) if n_top else ((), ())
+                top_raw: tuple[Alternative, ...] = ()
+                top_warped: tuple[Alternative, ...] = ()
+                if deferred is not None:  # made per batch, when the engine server sends it
+                    deferred.add(count, chosen, order_kept(params))
+                elif n_top:
+                    top_raw, top_warped = alternatives(chosen, n_top, tokenizer.chars, order_kept(params))
                 now = time.perf_counter()
                 t_first = t_first or now
                 t_last = now
@@ -310,34 +325,3 @@ class GenerationRun:
                 prompt_cropped=self.prompt_cropped,
                 error=error,
             )
-
-
-def _alternatives(
-    chosen: Pick, n: int, tokenizer: CharTokenizer, order_kept: bool
-) -> tuple[tuple[Alternative, ...], tuple[Alternative, ...]]:
-    """The n most likely tokens under the raw distribution (from its log-softmax) and under the
-    warped one, with as few ops and host syncs as the settings allow (the TUI asks for them on
-    every token, whose step is ~1.2 ms; each op here costs a few µs).
-
-    Greedy's warped distribution is one-hot: its argmax at 1, then zeros (the warpers cut every
-    other token), without building it — the zeros are the raw alternatives' next ids, as a record
-    only tells "cut" from them. When the warpers keep the raw order (`order_kept`), the warped top
-    n are the raw top n, their probabilities read off at the same ids (the cut ones at 0, as
-    above) instead of a second topk."""
-    chars = tokenizer.chars
-    values, ids = torch.topk(chosen.logprobs, min(n, chosen.logprobs.numel()))
-    id_list = ids.tolist()
-    if chosen.greedy:
-        raw = _alts(id_list, values.exp().tolist(), chars)
-        zeros = [i for i in id_list if i != chosen.best][: max(0, n - 1)]
-        return raw, _alts([chosen.best, *zeros], [1.0] + [0.0] * len(zeros), chars)
-    assert chosen.probs is not None
-    if order_kept:
-        raw_p, warped_p = torch.stack((values.exp(), chosen.probs[ids])).tolist()
-        return _alts(id_list, raw_p, chars), _alts(id_list, warped_p, chars)
-    w_values, w_ids = torch.topk(chosen.probs, min(n, chosen.probs.numel()))
-    return _alts(id_list, values.exp().tolist(), chars), _alts(w_ids.tolist(), w_values.tolist(), chars)
-
-
-def _alts(ids: list[int], probs: list[float], chars: list[str]) -> tuple[Alternative, ...]:
-    return tuple(Alternative(i, chars[i], p) for i, p in zip(ids, probs, strict=True))

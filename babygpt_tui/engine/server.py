@@ -199,14 +199,8 @@ class EngineServer:
         ack = self._acks[turn] = threading.Event()
         ack.set()
         source = schedule_source(work.schedule, request.params) if work.schedule else self.params.get
-        batcher = Batcher(
-            turn,
-            time.perf_counter(),
-            ready=ack.is_set,
-            forced=len(request.forced_prefix),
-            records=request.top_alternatives > 0,
-            windows=True,
-        )
+        start = time.perf_counter()
+        batcher: Batcher | None = None
         run: Any = None
         events: Any = None
         error = ""
@@ -216,6 +210,18 @@ class EngineServer:
             request.params.validate()
             run = self.backend.stream(request, cancel, source)
             self._watch_run(run)
+            records = request.top_alternatives > 0
+            # the engine's own runs make a batch's alternatives at once, when it is sent
+            defer = getattr(run, "defer_alternatives", None) if records else None
+            batcher = Batcher(
+                turn,
+                start,
+                ready=ack.is_set,
+                forced=len(request.forced_prefix),
+                records=records,
+                windows=True,
+                make_records=defer() if defer is not None else None,
+            )
             self.send(Started(turn, tuple(run.skipped_chars), bool(run.prompt_cropped)))
             events = iter(run)
             for event in events:
@@ -235,7 +241,7 @@ class EngineServer:
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # a suspended engine generator would keep holding the model's lock
-        if (batch := batcher.flush()) is not None:
+        if batcher is not None and (batch := batcher.flush()) is not None:
             self.send(self._with_watched(batch))
         self._watched = None
         self.send(Finished(turn, getattr(run, "stats", None), error))

@@ -222,7 +222,7 @@ def test_warped_alternatives_read_off_the_raw_top_keep_the_records_a_full_topk_g
     the typed records (what the TUI shows and stores) are those of a topk over the warped
     distribution."""
     from babygpt_tui.batching import record_of
-    from babygpt_tui.engine.generate import _alternatives
+    from babygpt_tui.engine.alternatives import alternatives
     from babygpt_tui.engine.sampling import order_kept, pick
 
     assert order_kept(params) and not order_kept(replace(params, repetition_penalty=1.3))
@@ -231,8 +231,8 @@ def test_warped_alternatives_read_off_the_raw_top_keep_the_records_a_full_topk_g
     for seed in range(30):
         logits = torch.randn(tok.vocab_size, generator=torch.Generator().manual_seed(seed)) * 3
         chosen = pick(logits, params, [], gen, want_probs=True)
-        raw, read_off = _alternatives(chosen, 10, tok, order_kept=True)
-        raw_again, full = _alternatives(chosen, 10, tok, order_kept=False)
+        raw, read_off = alternatives(chosen, 10, tok.chars, order_kept=True)
+        raw_again, full = alternatives(chosen, 10, tok.chars, order_kept=False)
         assert raw == raw_again and [a.id for a in read_off] == [a.id for a in raw]
         ev = _event(chosen.id, tok.chars[chosen.id], params, raw, read_off)
         assert record_of(ev) == record_of(replace(ev, top_warped=full))
