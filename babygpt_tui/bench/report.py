@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..atomic import write_atomic
 from ..errors import UserError
@@ -110,7 +111,8 @@ def render(doc: dict[str, Any], console: Console) -> None:
         for i, col in enumerate(COLUMNS):
             table.add_column(col, justify="right" if 2 <= i <= 5 else "left")
         for r in res["rows"]:
-            table.add_row(*_row_cells(res, r), style="dim" if r["skipped"] else None)
+            # Text: a note such as "pip install -e '.[bench]'" is not markup (rich would drop "[bench]")
+            table.add_row(*map(Text, _row_cells(res, r)), style="dim" if r["skipped"] else None)
         console.print(table)
         t = res["tokens"]
         console.print(
@@ -122,9 +124,8 @@ def render(doc: dict[str, Any], console: Console) -> None:
         for col in ("target", "value", "goal", "result"):
             targets.add_column(col)
         for tg in res["targets"]:
-            targets.add_row(
-                tg["name"], value_text(tg), goal_text(tg), f"[{STATUS_STYLE[tg['status']]}]{tg['status']}[/]"
-            )
+            status = Text(tg["status"], STATUS_STYLE[tg["status"]])
+            targets.add_row(Text(tg["name"]), Text(value_text(tg)), Text(goal_text(tg)), status)
         console.print(targets)
         info = [f"{label} {fmt(res['ratios'].get(key), unit)}" for key, label, unit in INFO_RATIOS]
         console.print("also: " + " · ".join(info), highlight=False)

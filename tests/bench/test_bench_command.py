@@ -58,6 +58,17 @@ def test_bench_quick_json_to_stdout_runs_end_to_end(
         assert set(q) == {"bfloat16", "int8"} and 0 <= q["int8"]["greedy_agreement"] <= 1
         assert res["auto_dtype"] in ("float32", "bfloat16", "int8") and "fastest first" in res["auto_note"]
     assert "quality int8 vs float32" in err and "int8 decode vs HF generate fp32" in err
+    # a note is text, not rich markup: "pip install -e '.[bench]'" keeps its "[bench]"
+    from rich.console import Console
+
+    from babygpt_tui.bench.report import render
+
+    for res in doc["models"]:
+        for r in res["rows"]:
+            r["note"], r["skipped"] = "see '.[bench]' [/]", ""
+    console = Console(record=True, width=400)
+    render(doc, console)
+    assert console.export_text().count("see '.[bench]' [/]") == 2 * len(ROW_KEYS)
 
 
 def test_bench_skips_a_missing_bundled_model_with_a_note(
