@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ..api import GenerationRequest, SamplingParams
+from ..batching import Batcher
 from ..engine.generate import Generator
 from ..engine.model import BabyGPT
 from ..engine.tokenizer import CharTokenizer
@@ -105,7 +106,8 @@ def engine_stream_case(
     with_prefill: bool = False,
     warmup_n: int | None = None,
 ) -> Case:
-    """Our engine as the TUI drives it: Generator.stream, sampler and TokenEvents included."""
+    """Our engine as the TUI drives it: Generator.stream, sampler and TokenEvents included; with
+    alternatives, also the records of them the TUI's engine makes (`Batcher`, per batch)."""
     n_tokens = n or plan.decode_n
     case = Case(key, label, str(gen.info.dtype), run=lambda warmup: Sample())
 
@@ -121,8 +123,14 @@ def engine_stream_case(
             top_alternatives=top_alternatives,
         )
         stream = gen.stream(request)
-        for _ in stream:
-            pass
+        if top_alternatives:  # as the TUI's engine makes them: per batch of tokens, into records
+            batcher = Batcher(0, time.perf_counter(), make_records=stream.defer_alternatives(), windows=True)
+            for event in stream:
+                batcher.add(event)
+            batcher.flush()
+        else:
+            for _ in stream:
+                pass
         assert stream.stats is not None
         sample.decode = stream.stats.decode_tokens_per_s
         if stream.stats.shifts and not warmup:
