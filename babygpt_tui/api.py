@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal, Protocol, Union, get_args, get_origin, get_type_hints
@@ -306,7 +306,7 @@ class TokenBatch:
 
     turn: int
     text: str  # the new text (one character per token)
-    records: tuple[TokenRecord, ...]  # per token; empty when no alternatives were asked for
+    records: Sequence[TokenRecord]  # per token (a tuple, or the engine's Columns); empty: none asked for
     params_changes: ParamsSchedule  # (step, knobs) where the knobs changed (always at step 0)
     tokens: int  # tokens generated so far in this reply
     rate: float  # decode tokens/s over the last half second
@@ -371,7 +371,7 @@ MESSAGES: dict[str, type] = {
     "explained": Explained,
 }
 _NAMES = {cls: name for name, cls in MESSAGES.items()}
-_RECORDS = tuple[TokenRecord, ...]
+_RECORDS = Sequence[TokenRecord]
 
 
 # Types with a wire form of their own (compact, rounded: the one `explain --json` prints too)
@@ -382,6 +382,8 @@ _CODECS: dict[type, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, token_record.Columns):  # the engine's batch, already columnar
+        return value.data
     if isinstance(value, tuple) and value and isinstance(value[0], TokenRecord):
         return token_record.encode(value)
     if (codec := _CODECS.get(type(value))) is not None:

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from .api import SamplingParams, TokenBatch, TokenEvent
-from .token_record import TokenRecord, rounded
+from .token_record import Columns, TokenRecord, rounded
 
 
 def record_of(event: TokenEvent, forced: bool = False, window: bool = False) -> TokenRecord:
@@ -87,7 +87,7 @@ def record_from(
 
 
 # (events, how many of the reply's first tokens were forced, windows known) -> their records
-MakeRecords = Callable[[Sequence[TokenEvent], int, bool], list[TokenRecord]]
+MakeRecords = Callable[[Sequence[TokenEvent], int, bool], Sequence[TokenRecord]]
 
 
 def _records_of(events: Sequence[TokenEvent], forced: int, windows: bool) -> list[TokenRecord]:
@@ -168,15 +168,20 @@ class Batcher:
         if self._sampled and now - self._sampled[0] >= self.sample_every:
             sample = (self.tokens - self._sampled[1]) / (now - self._sampled[0])
             self._sampled = (now, self.tokens)
-        records: list[TokenRecord] = []
+        records: Sequence[TokenRecord] = ()
         if self._events:
             made = self.make_records(self._events, self.forced, self.windows)
-            for event, record in zip(self._events, made, strict=True):
-                records.extend([record] * len(event.text) if len(event.text) > 1 else (record,))
+            if isinstance(made, Columns):  # the engine's, one character per token: as they are
+                records = made
+            else:
+                expanded: list[TokenRecord] = []
+                for event, record in zip(self._events, made, strict=True):
+                    expanded.extend([record] * len(event.text) if len(event.text) > 1 else (record,))
+                records = tuple(expanded)
         batch = TokenBatch(
             self.turn,
             "".join(self._text),
-            tuple(records),
+            records,
             tuple(self._changes),
             tokens=self.tokens,
             rate=rate,

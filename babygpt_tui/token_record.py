@@ -39,7 +39,7 @@ import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 SCALE = 2048.0  # quantization steps per nat
 NONE, CUT, TINY = 0xFFFF, 0xFFFE, 0xFFFD  # not known · cut (p = 0) · below the range
@@ -102,6 +102,14 @@ def quantize(p: float | None) -> int:
     return min(int(-math.log(p) * SCALE + 0.5), TINY)
 
 
+def quantize_all(values: list[float | None]) -> list[int]:
+    """`quantize` of each value; values read back (a record's, mostly) are looked up at C speed."""
+    codes = list(map(_codes.get, values))
+    if None in codes:  # some were never read back: quantize those
+        return [quantize(p) if c is None else c for c, p in zip(codes, values, strict=True)]
+    return codes  # type: ignore[return-value]  # no None left: every code is an int
+
+
 _values: dict[int, float | None] = {NONE: None, CUT: 0.0}  # one float object per code seen
 _codes: dict[float | None, int] = {None: NONE, 0.0: CUT}  # and back: quantize(dequantize(c)) == c
 
@@ -112,6 +120,14 @@ def dequantize(code: int) -> float | None:
         value = _values[code] = math.exp(-code / SCALE)
         _codes.setdefault(value, code)
     return value
+
+
+def dequantize_all(codes: list[int]) -> list[float | None]:
+    """`dequantize` of each code; codes seen before are looked up at C speed."""
+    values = list(map(_values.get, codes))
+    if None in values:  # codes never seen (or NONE, whose value is None): dequantize those
+        return [dequantize(c) if v is None else v for c, v in zip(codes, values, strict=True)]
+    return values
 
 
 def rounded(p: float | None) -> float | None:
@@ -143,8 +159,77 @@ def _unpack(typecode: str, text: Any) -> array[int]:
     return data
 
 
+class Columns(Sequence[TokenRecord]):
+    """Records already in their columnar form: the engine assembles a batch's straight from its
+    tensors (`assemble`), so the wire carries them without a TokenRecord, or a Python float, per
+    alternative; read as a sequence, they are decoded (once)."""
+
+    __slots__ = ("data", "_records")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self._records: list[TokenRecord] | None = None
+
+    def _decoded(self) -> list[TokenRecord]:
+        if self._records is None:
+            self._records = decode(self.data).records
+        return self._records
+
+    def __len__(self) -> int:
+        return int(self.data["n"])
+
+    @overload
+    def __getitem__(self, i: int) -> TokenRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[TokenRecord]: ...
+    def __getitem__(self, i: int | slice) -> TokenRecord | Sequence[TokenRecord]:
+        return self._decoded()[i]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable cache, compared by value
+
+
+def assemble(
+    ids: Sequence[int],
+    probs: Sequence[int],
+    warped: Sequence[int],
+    k: int,
+    alt_ids: bytes,
+    alt_p: bytes,
+    alt_w: bytes,
+    texts: dict[int, str],
+    forced: list[int],
+    windows: Sequence[int],
+) -> Columns:
+    """The columnar form of len(ids) records with `k` alternatives each, as `encode` writes it:
+    the chosen tokens' probabilities as codes (`quantize`), the alternatives' columns already
+    packed (uint16, little-endian: the engine's tensors' bytes), `texts` every alternative's."""
+    n = len(ids)
+    out: dict[str, Any] = {
+        "n": n,
+        "id": _pack("H", ids),
+        "p": _pack("H", probs),
+        "w": _pack("H", warped),
+        "k": _pack("B", [k] * n),
+        "alt_id": base64.b64encode(alt_ids).decode("ascii"),
+        "alt_p": base64.b64encode(alt_p).decode("ascii"),
+        "alt_w": base64.b64encode(alt_w).decode("ascii"),
+        "text_id": _pack("H", list(texts)),
+        "text_len": _pack("H", [len(t) for t in texts.values()]),
+        "text": "".join(texts.values()),
+        "forced": forced,
+    }
+    if any(windows):
+        out["win"] = _pack("H", [w if 0 < w <= 0xFFFF else 0 for w in windows])
+    return Columns(out)
+
+
 def encode(records: Sequence[TokenRecord]) -> dict[str, Any]:
     """The columnar form of `records` (JSON-ready)."""
+    if isinstance(records, Columns):
+        return records.data
     top = MAX_ALTERNATIVES
     ids = [r.id for r in records]
     alt_ids = [i for r in records for i in r.alt_ids[:top]]
@@ -156,12 +241,12 @@ def encode(records: Sequence[TokenRecord]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "n": len(records),
         "id": _pack(id_code, ids),
-        "p": _pack("H", [quantize(r.prob) for r in records]),
-        "w": _pack("H", [quantize(r.warped) for r in records]),
+        "p": _pack("H", quantize_all([r.prob for r in records])),
+        "w": _pack("H", quantize_all([r.warped for r in records])),
         "k": _pack("B", [min(len(r.alt_ids), top) for r in records]),
         "alt_id": _pack(id_code, alt_ids),
-        "alt_p": _pack("H", [quantize(p) for r in records for p in r.alt_raw[:top]]),
-        "alt_w": _pack("H", [quantize(p) for r in records for p in r.alt_warped[:top]]),
+        "alt_p": _pack("H", quantize_all([p for r in records for p in r.alt_raw[:top]])),
+        "alt_w": _pack("H", quantize_all([p for r in records for p in r.alt_warped[:top]])),
         "text_id": _pack(id_code, list(texts)),
         "text_len": _pack("H", [len(t) for t in texts.values()]),
         "text": "".join(texts.values()),
