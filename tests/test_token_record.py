@@ -9,7 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from babygpt_tui.token_record import TokenRecord, decode, dequantize, encode, quantize, rounded
+from babygpt_tui.token_record import (
+    TokenRecord,
+    decode,
+    dequantize,
+    dequantize_all,
+    encode,
+    quantize,
+    quantize_all,
+    rounded,
+)
 
 probs = st.one_of(st.none(), st.just(0.0), st.floats(min_value=1e-16, max_value=1.0))
 
@@ -67,6 +76,16 @@ def test_a_value_read_back_quantizes_to_its_own_code(p: float | None) -> None:
     assert quantize(rounded(p)) == code and quantize(dequantize(code)) == code
     if p is not None:
         assert quantize(p) == (0xFFFE if p <= 0 else 0 if p >= 1 else min(int(-math.log(p) * 2048 + 0.5), 0xFFFD))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(probs, max_size=30), st.lists(st.integers(0, 0xFFFF), max_size=30))
+def test_the_batch_forms_are_the_one_value_ones(values: list[float | None], codes: list[int]) -> None:
+    """`quantize_all`/`dequantize_all` (the wire's and the engine's batches) look values up where
+    they can: the same answers as one call per value, read back before or not."""
+    assert quantize_all(values) == [quantize(p) for p in values]
+    assert quantize_all([rounded(p) for p in values]) == [quantize(p) for p in values]
+    assert dequantize_all(codes) == [dequantize(c) for c in codes]
 
 
 def test_every_code_reads_back_to_itself() -> None:

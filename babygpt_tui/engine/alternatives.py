@@ -5,7 +5,8 @@ The TUI asks for ten of them at every token, and a decode step of the bundled mo
 per token, the topk, its host copies, twenty `Alternative`s and their record cost ~10 % of the
 step. The engine server therefore defers them (`Deferred`): a step keeps its two distributions
 (tensors the sampler made anyway), and the records of a whole batch of tokens (~30 ms of them)
-are made when the batch is sent, with one topk over the stacked rows and one host copy.
+are made when the batch is sent, with one topk over the stacked rows — most often straight into
+the columnar form the wire carries (`token_record.Columns`), without a Python object per value.
 """
 
 from __future__ import annotations

@@ -154,3 +154,18 @@ async def test_a_gauge_removed_before_its_live_redraw_does_not_raise() -> None:
         await gauge.remove()
         await pilot.pause(0.1)
     assert app.return_code in (0, None)
+
+
+async def test_a_gauge_whose_children_are_gone_draws_nothing_and_does_not_raise() -> None:
+    """Removing the gauge removes its children first; a live redraw due in between must not raise
+    (it failed a closing app's test under load)."""
+    from textual.widgets import Digits
+
+    app = GaugeApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        gauge = app.query_one(Gauge)
+        gauge.start()
+        await app.query_one(Digits).remove()
+        gauge._draw_live()
+        await pilot.pause()
+        assert gauge.is_attached and not gauge.has_class("-live")

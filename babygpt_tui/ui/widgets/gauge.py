@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Digits, Sparkline, Static
@@ -141,10 +142,13 @@ class Gauge(Vertical):
         if not self._live or not self.is_attached:
             return  # the reply ended meanwhile (`finish` drew the final numbers), or the app closes
         self._drawn = time.monotonic()
+        try:
+            self._show_rate(self.rate, live=True)
+            self.query_one(Sparkline).data = list(self.rates)
+            self._show_info()
+        except NoMatches:  # a closing app removes the gauge's children before the gauge itself
+            return
         self.set_class(True, "-live")
-        self._show_rate(self.rate, live=True)
-        self.query_one(Sparkline).data = list(self.rates)
-        self._show_info()
 
     def finish(self, stats: GenStats | None) -> None:
         self._live = False
