@@ -241,8 +241,12 @@ class EngineServer:
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # a suspended engine generator would keep holding the model's lock
-        if batcher is not None and (batch := batcher.flush()) is not None:
-            self.send(self._with_watched(batch))
+        try:  # the last tokens' records are made here, outside the loop's own guard
+            if batcher is not None and (batch := batcher.flush()) is not None:
+                self.send(self._with_watched(batch))
+        except Exception as e:  # the reply ends as an error; the engine keeps serving
+            traceback.print_exc()
+            error = error or f"{type(e).__name__}: {e}"
         self._watched = None
         self.send(Finished(turn, getattr(run, "stats", None), error))
         self._cancels.pop(turn, None)
