@@ -169,3 +169,43 @@ def test_a_greedy_argmax_the_penalty_moved_out_of_the_raw_top_has_its_own_row(ti
     made = deferred.records([replace(event, top_raw=(), top_warped=())], 0, True)
     assert not isinstance(made, Columns) and list(made) == [record_of(event, False, True)]
     assert made[0].alt_ids[-1] == chosen.best and made[0].alt_raw[-1] is None and len(made[0].alt_ids) == 11
+
+
+def test_a_failure_making_the_last_batchs_records_ends_the_reply_not_the_engine(
+    tiny_generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last batch is sent after the decode loop (and its guard): a bug there is the reply's
+    error, and the engine serves the next request."""
+    from babygpt_tui.api import Finished, Generate, Load, Loaded, from_wire, to_wire
+    from tests.plugins.pilot import InProcessEngine
+
+    made = Deferred.records
+    calls: list[int] = []
+
+    def fails_after_the_first(self, events, forced, windows):
+        calls.append(len(events))
+        if len(calls) > 1:
+            raise RuntimeError("records broke")
+        return made(self, events, forced, windows)
+
+    monkeypatch.setattr(Deferred, "records", fails_after_the_first)
+    engine = InProcessEngine(lambda _: tiny_generator)
+    lines = engine.lines()
+
+    def until(kind):
+        while not isinstance(message := from_wire(next(lines)), kind):
+            pass
+        return message
+
+    try:
+        engine.send(to_wire(Load("tiny")))
+        until(Loaded)
+        request = GenerationRequest("明", SamplingParams(max_new_tokens=4), seed=1, top_alternatives=10)
+        engine.send(to_wire(Generate(1, request)))
+        failed = until(Finished)
+        assert "records broke" in failed.error and len(calls) == 2  # the first token's, then the rest's
+        engine.send(to_wire(Generate(2, replace(request, top_alternatives=0))))
+        finished = until(Finished)
+        assert finished.turn == 2 and not finished.error and finished.stats.tokens == 4
+    finally:
+        engine.close()

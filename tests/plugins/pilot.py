@@ -48,6 +48,9 @@ class WrappedRun:
     def gen(self):  # the engine's pipeline watch taps the real run
         return self.run.gen
 
+    def defer_alternatives(self):  # the engine server's way to a batch's records, as in the app
+        return self.run.defer_alternatives()
+
     @property
     def tap(self):
         return self.run.tap
