@@ -382,9 +382,8 @@ _CODECS: dict[type, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, token_record.Columns):  # the engine's batch, already columnar
-        return value.data
-    if isinstance(value, tuple) and value and isinstance(value[0], TokenRecord):
+    records = isinstance(value, tuple) and value and isinstance(value[0], TokenRecord)
+    if records or isinstance(value, token_record.Columns):  # Columns: the engine's, already columnar
         return token_record.encode(value)
     if (codec := _CODECS.get(type(value))) is not None:
         return codec[0](value)
