@@ -26,7 +26,7 @@ import torch
 from .kvcache import KVCache
 from .model import BabyGPT
 
-Step = Callable[[torch.Tensor, KVCache, torch.Tensor], torch.Tensor]
+Step = Callable[[torch.Tensor, KVCache, torch.Tensor, int | None], torch.Tensor]
 CACHE_ENV = "TORCHINDUCTOR_CACHE_DIR"
 COMPILERS = ("c++", "g++", "clang++")
 
@@ -58,7 +58,7 @@ def compile_step(model: BabyGPT, cache: KVCache, token: torch.Tensor, pos: torch
     start = time.perf_counter()
     try:
         with torch.inference_mode():
-            step(token, cache, pos)
+            step(token, cache, pos, None)
     except Exception as e:  # inductor's errors are many kinds and long: one line, then run eager
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise CompileUnavailable(f"--compile failed ({type(e).__name__}: {first})") from None

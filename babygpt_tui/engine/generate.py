@@ -195,7 +195,10 @@ class Generator:
     def decode(self, token: int) -> torch.Tensor:
         """Feed one token at the next free position, return its logits."""
         self._token.fill_(token)
-        logits = self._step(self._token, self.cache, self._positions[len(self.cache)])
+        pos = len(self.cache)
+        # eager: attend over the filled part of the cache; compiled: one shape for every position
+        seen = None if self.compile_seconds is not None else pos + 1
+        logits = self._step(self._token, self.cache, self._positions[pos], seen)
         self.cache.append([token])
         return logits
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from .kvcache import KVCache
+from .kvcache import KVCache, attention_dtype
 
 ACTIVATIONS = ("relu", "gelu")
 # Far beyond any model this app can run on a laptop: bounds for sizes read from hostile files.
@@ -313,21 +313,24 @@ class BabyGPT(nn.Module):
         self._head = (head.weight, _scale(head), head.bias)
         w = self.tok_emb.weight  # the activations' dtype (an int8 model's weights are int8)
         block = self.config.block_size
-        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=w.dtype).triu(1)
+        att = attention_dtype(w.device, w.dtype)
+        self._mask = torch.full((block, block), float("-inf"), device=w.device, dtype=att).triu(1)
         return self
 
-    def decode_step(self, token: int | torch.Tensor, cache: KVCache, pos: int | torch.Tensor) -> torch.Tensor:
+    def decode_step(
+        self, token: int | torch.Tensor, cache: KVCache, pos: int | torch.Tensor, seen: int | None = None
+    ) -> torch.Tensor:
         """One token at position `pos` of a batch-1 cache; its logits (V,). `token` and `pos`:
-        ints, or one-element long tensors on the model's device (what the Generator passes:
-        then the step has no Python numbers in it, and `torch.compile` of it (compile.py) is
-        one graph for every position).
+        ints, or one-element long tensors on the model's device (what the Generator passes).
+        `seen`: attend over positions 0..seen-1 (seen = pos + 1, what eager steps pass), or,
+        None, over the whole cache buffer with the positions after `pos` masked: then the step
+        has the same shapes and no Python numbers at every position, and `torch.compile` of it
+        (compile.py) is one graph for the whole reply.
 
         The same math as `forward`, written flat with functional calls: a decode step is ~15
         small ops per layer around the weight matmuls, and module calls, shape checks and views
-        cost ~10 % of the step. The query attends over the whole cache buffer with the positions
-        after `pos` masked (the mask is baddbmm's input: no extra op), so every step has the same
-        shapes; two plain matmuls replace CPU SDPA, whose flash kernel was the largest single
-        cost of a one-query step.
+        cost ~10 % of the step. The mask is baddbmm's input (no extra op); two plain matmuls
+        replace CPU SDPA, whose flash kernel was the largest single cost of a one-query step.
         Needs `fuse()`; call it under `torch.inference_mode()` (the Generator does).
         """
         cfg = self.config
@@ -342,20 +345,25 @@ class BabyGPT(nn.Module):
         x = F.embedding(token, self.tok_emb.weight)  # (1, C)
         if self.pos_emb is not None:
             x = x + F.embedding(pos, self.pos_emb.weight)
-        low = x.dtype != torch.float32
         mask = F.embedding(pos, self._mask)  # (1, block): the positions this query may not see are -inf
+        if seen is not None:
+            mask = mask.narrow(1, 0, seen)
+        # attention in the cache's dtype (float32 on a CPU, see attention_dtype); softmax in
+        # float32 whatever it is: bf16/fp16 scores would lose the small probabilities
+        convert, low = x.dtype != mask.dtype, mask.dtype != torch.float32
         for i, layer in enumerate(self._plan):
             (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) = layer[:12]
             qkv_s, proj_s, fc1_s, fc2_s = layer[12:]
             h = F.layer_norm(x, (C,), ln1_w, ln1_b) if ln1_w is not None else x
-            qkv = _linear(h, qkv_w, qkv_s, qkv_b).view(3, H, 1, D)
+            qkv = _linear(h, qkv_w, qkv_s, qkv_b)
+            qkv = (qkv.to(mask.dtype) if convert else qkv).view(3, H, 1, D)
             q = qkv[0]
-            # The whole cache, masked: every step has the same shapes (see KVCache.write_step)
-            keys, values = cache.write_step(i, pos, qkv[1:])  # (H, block, D)
+            # the filled part of the cache, or all of it masked (see KVCache.write_step)
+            keys, values = cache.write_step(i, pos, qkv[1:], seen)  # (H, seen or block, D)
             att = torch.baddbmm(mask, q, keys.transpose(1, 2), alpha=scale)
-            # softmax in float32: bf16/fp16 scores would lose the small probabilities
             att = att.float().softmax(-1).to(q.dtype) if low else att.softmax(-1)
             y = torch.bmm(att, values).view(1, C)
+            y = y.to(x.dtype) if convert else y
             if proj_w is None:
                 x = x + y if residual else y
             else:

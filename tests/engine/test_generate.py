@@ -165,7 +165,8 @@ def test_exception_mid_generation_marks_error(tiny_generator, monkeypatch) -> No
 
 def test_half_precision_on_cpu_prefills_with_a_float32_twin(tiny_model, tiny_tokenizer) -> None:
     """bf16 decodes faster on a CPU without native bf16, but prefills ~6x slower: a float32 copy
-    prefills into the bf16 cache. Its logits are the float32 model's; decoding carries on in bf16."""
+    prefills into the cache (float32 on a CPU: attention_dtype). Its logits are the float32
+    model's; decoding carries on in bf16."""
     import copy
 
     from babygpt_tui.engine.generate import Generator
@@ -173,7 +174,7 @@ def test_half_precision_on_cpu_prefills_with_a_float32_twin(tiny_model, tiny_tok
     reference = copy.deepcopy(tiny_model).eval()
     gen = Generator(tiny_model, tiny_tokenizer, device="cpu", dtype="bfloat16")
     assert gen._prefill_model is not None and gen.model.lm_head.weight.dtype == torch.bfloat16
-    assert gen.cache.k.dtype == torch.bfloat16
+    assert gen.cache.k.dtype == torch.float32
     ids = tiny_tokenizer.encode("明月几时有").ids
     with torch.inference_mode():
         want, _ = reference(torch.tensor([ids]))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from babygpt_tui.engine.kvcache import KVCache
+from babygpt_tui.engine.kvcache import KVCache, attention_dtype
 from babygpt_tui.engine.layouts import LAYOUTS, export_state_dict
 from babygpt_tui.engine.model import BabyGPT, ModelConfig
 
@@ -68,15 +68,21 @@ def parts_model(name: str, dtype: torch.dtype = torch.float32) -> BabyGPT:
 
 @pytest.mark.parametrize("name", list(PARTS))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_the_flat_decode_step_matches_the_full_forward_for_every_layout(name: str, dtype: torch.dtype) -> None:
+@pytest.mark.parametrize("crop", [True, False], ids=["filled-part", "whole-cache"])
+def test_the_flat_decode_step_matches_the_full_forward_for_every_layout(
+    name: str, dtype: torch.dtype, crop: bool
+) -> None:
+    """Both ways of attending: over the cache's filled part (eager steps) and over the whole
+    buffer with later positions masked (the compiled step's one shape)."""
     model = parts_model(name)
     ids = torch.randint(0, 40, (1, 12), generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         full, _ = model(ids)
         model = model.to(dtype).fuse()
         cache = KVCache.for_model(model)
+        cache.kv.fill_(1e4)  # stale keys/values past the written positions must not count
         model(ids[:, :4], cache=cache)
-        steps = [model.decode_step(ids[:, t : t + 1], cache, t) for t in range(4, 12)]
+        steps = [model.decode_step(ids[:, t : t + 1], cache, t, t + 1 if crop else None) for t in range(4, 12)]
     got = torch.stack(steps).float()
     tol = 1e-4 if dtype is torch.float32 else 0.15  # bf16 weights: ~3 significant digits
     assert torch.allclose(got, full[0, 4:], atol=tol), (got - full[0, 4:]).abs().max()
@@ -92,6 +98,24 @@ def test_decode_writes_the_cache_through_update_exactly_as_a_prefill_does(make_t
             model.decode_step(ids[:, t : t + 1], stepped, t)
         model(ids, cache=prefilled)
     assert torch.allclose(stepped.k, prefilled.k, atol=1e-5) and torch.allclose(stepped.v, prefilled.v, atol=1e-5)
+
+
+def test_a_cpu_cache_is_float32_whatever_the_weights(make_tiny_model) -> None:
+    """One-query attention in bf16 took twice float32's time on a CPU: the cache (and the
+    step's attention) stay float32 there, and keep the activations' dtype elsewhere."""
+    assert attention_dtype(torch.device("cpu"), torch.bfloat16) is torch.float32
+    assert attention_dtype(torch.device("cuda"), torch.bfloat16) is torch.bfloat16
+    model = make_tiny_model(40, block_size=12).to(torch.bfloat16).fuse()
+    assert KVCache.for_model(model).kv.dtype is torch.float32 and model._mask.dtype is torch.float32
+
+
+def test_write_step_returns_the_filled_part_or_the_whole_buffer() -> None:
+    cache = KVCache(n_layer=1, n_head=2, head_size=4, block_size=10)
+    kv = torch.ones(2, 2, 1, 4)
+    keys, values = cache.write_step(0, torch.tensor([3]), kv, 4)
+    assert keys.shape == values.shape == (2, 4, 4) and bool((keys[:, 3] == 1).all()) and bool((keys[:, :3] == 0).all())
+    keys, _ = cache.write_step(0, torch.tensor([4]), kv)
+    assert keys.shape == (2, 10, 4) and bool((keys[:, 4] == 1).all())
 
 
 def test_cache_update_returns_views_up_to_the_written_position() -> None:
