@@ -7,7 +7,8 @@ attention over the cache, no LayerNorm, no embedding, no sampling: an engine's d
 percentage of this is how much of the step is the unavoidable part.
 
 The int8 floor is the same matrices as int8 rows with per-row scales, multiplied by a bf16 row
-through the kernel the engine's `--dtype int8` uses (`device.int8_matmul`).
+through the kernel the engine's `--dtype int8` uses; bf16 weights are packed for oneDNN as the
+engine's are (both in engine/kernels.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from __future__ import annotations
 import time
 
 import torch
-from torch.nn import functional as F
 
-from ..engine.device import int8_matmul
+from ..engine.kernels import int8_matmul, linear, pack
 from ..engine.model import ModelConfig
 from .timing import sync
 
@@ -36,7 +36,7 @@ class Floor:
             # Scaled like a trained layer so bf16 values stay ordinary numbers (no denormals).
             w = torch.randn(rows, cols, generator=gen) * cols**-0.5
             if not self.int8:
-                return w.to(device=device, dtype=dtype)
+                return pack(w.to(device=device, dtype=dtype))
             scale = w.abs().amax(1) / 127
             q = torch.round(w / scale[:, None]).to(device=device, dtype=torch.int8)
             self.scales[id(q)] = scale.to(device=device, dtype=act)
@@ -57,7 +57,7 @@ class Floor:
         if self.int8:
             int8_matmul(x, w, self.scales[id(w)])
         else:
-            F.linear(x, w)
+            linear(x, w, None, None)
 
     def step(self) -> None:
         x, h, mm = self.x, self.h, self.mm

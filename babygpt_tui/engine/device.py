@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from .errors import DeviceError
+from .kernels import int8_matmul, linear, pack
 from .reference import REFERENCE
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -62,11 +62,6 @@ def decode_weight_shapes(n_embd: int, n_layer: int, vocab_size: int) -> tuple[tu
     return ((3 * c, c), (c, c), (4 * c, c), (c, 4 * c)) * n_layer + ((vocab_size, c),)
 
 
-def int8_matmul(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """One int8 weight-only matmul as the engine does it (quant.py): bf16 input, per-row scales."""
-    return torch._weight_int8pack_mm(x, q, scale)
-
-
 @functools.cache
 def cpu_step_times(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> dict[str, float]:
     """Seconds for one decode step's weight matmuls (one row against every weight matrix of a
@@ -74,14 +69,15 @@ def cpu_step_times(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> dict[str, f
 
     Decode is bound by reading weights, so fewer bytes win once the weights outgrow the caches
     — if the CPU's kernel for that dtype is good at one row: on this repository's Xeon (AMX)
-    bf16 `F.linear` of one row was slower than fp32 for every matrix but the head, while the
-    int8 kernel with a bf16 row was the fastest for all. A single small matrix says little —
+    bf16 `F.linear` of one row was slower than fp32 for every matrix but the head (packed
+    weights, as the decode step has them since, are faster: kernels.py), while the int8 kernel
+    with a bf16 row was the fastest for all. A single small matrix says little —
     hence the whole model's shapes. ~0.1 s for the upstream size, once per process and shape.
     """
     shapes = decode_weight_shapes(*shape)
     steps: dict[str, Callable[[], None]] = {}
     for name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
-        weights = [torch.full(s, 0.01, dtype=dtype) for s in shapes]
+        weights = [pack(torch.full(s, 0.01, dtype=dtype)) for s in shapes]  # as the decode step has them
         rows = [torch.full((1, s[1]), 0.5, dtype=dtype) for s in shapes]
         steps[name] = functools.partial(_float_step, rows, weights)
     q = [torch.ones(s, dtype=torch.int8) for s in shapes]
@@ -107,7 +103,7 @@ def cpu_step_times(shape: tuple[int, int, int] = REFERENCE_SHAPE) -> dict[str, f
 
 def _float_step(rows: list[torch.Tensor], weights: list[torch.Tensor]) -> None:
     for x, w in zip(rows, weights, strict=True):
-        F.linear(x, w)
+        linear(x, w, None, None)
 
 
 def _int8_step(rows: list[torch.Tensor], q: list[torch.Tensor], scales: list[torch.Tensor]) -> None:

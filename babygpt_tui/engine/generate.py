@@ -116,10 +116,12 @@ class Generator:
         )
 
     def _compile(self) -> None:
+        self.model.fuse(packed=False)
         try:
             self._step, self.compile_seconds = compile_step(self.model, self.cache, self._token, self._positions[0])
         except CompileUnavailable as e:
             self.compile_note = f"{e}; decoding without it"
+            self.model.fuse()
         self.cache.reset()
 
     @classmethod

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
+from .kernels import add_linear, linear, pack
 from .kvcache import KVCache, attention_dtype
 
 ACTIVATIONS = ("relu", "gelu")
@@ -189,27 +190,13 @@ class LayerWeights(NamedTuple):
     fc2_s: torch.Tensor | None = None
 
 
-def _scale(linear: nn.Module | None) -> torch.Tensor | None:
-    scale = getattr(linear, "scale", None)  # quant.Int8Linear's (quant.py imports this module)
+def _scale(layer: nn.Module | None) -> torch.Tensor | None:
+    scale = getattr(layer, "scale", None)  # quant.Int8Linear's (quant.py imports this module)
     return scale if isinstance(scale, torch.Tensor) else None
 
 
-def _linear(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor:
-    """x·wᵀ + b, for a float weight (s None) or int8 rows with per-row scales s."""
-    if s is None:
-        return F.linear(x, w, b)
-    y = torch._weight_int8pack_mm(x, w, s)
-    return y if b is None else y.add_(b)
-
-
-def _add_linear(
-    x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, s: torch.Tensor | None, b: torch.Tensor | None
-) -> torch.Tensor:
-    """x + y·wᵀ + b (a residual branch); in float the add is addmm's, one op fewer."""
-    if s is None:
-        out = torch.addmm(x, y, w.t())
-        return out if b is None else out.add_(b)
-    return _linear(y, w, s, b).add_(x)
+def _packed(w: LayerWeights) -> LayerWeights:
+    return w._replace(qkv_w=pack(w.qkv_w), proj_w=pack(w.proj_w), fc1_w=pack(w.fc1_w), fc2_w=pack(w.fc2_w))
 
 
 def _weights(block: Block) -> LayerWeights:
@@ -305,12 +292,15 @@ class BabyGPT(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def fuse(self) -> BabyGPT:
-        """Prepare for inference: eval mode and the decode plan. Call after moving device/dtype."""
+    def fuse(self, packed: bool = True) -> BabyGPT:
+        """Prepare for inference: eval mode and the decode plan. Call after moving device/dtype.
+        packed=False keeps bf16 weights as they are, not in oneDNN's layout (kernels.pack):
+        `torch.compile` cannot read packed tensors (inductor packs them itself)."""
         self.eval()
-        self._plan = [_weights(block) for block in self.layers()]
+        plan = [_weights(block) for block in self.layers()]
+        self._plan = [_packed(w) for w in plan] if packed else plan
         head = self.lm_head
-        self._head = (head.weight, _scale(head), head.bias)
+        self._head = (pack(head.weight) if packed else head.weight, _scale(head), head.bias)
         w = self.tok_emb.weight  # the activations' dtype (an int8 model's weights are int8)
         block = self.config.block_size
         att = attention_dtype(w.device, w.dtype)
@@ -355,7 +345,7 @@ class BabyGPT(nn.Module):
             (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b) = layer[:12]
             qkv_s, proj_s, fc1_s, fc2_s = layer[12:]
             h = F.layer_norm(x, (C,), ln1_w, ln1_b) if ln1_w is not None else x
-            qkv = _linear(h, qkv_w, qkv_s, qkv_b)
+            qkv = linear(h, qkv_w, qkv_s, qkv_b)
             qkv = (qkv.to(mask.dtype) if convert else qkv).view(3, H, 1, D)
             q = qkv[0]
             # the filled part of the cache, or all of it masked (see KVCache.write_step)
@@ -367,19 +357,19 @@ class BabyGPT(nn.Module):
             if proj_w is None:
                 x = x + y if residual else y
             else:
-                x = _add_linear(x, y, proj_w, proj_s, proj_b) if residual else _linear(y, proj_w, proj_s, proj_b)
+                x = add_linear(x, y, proj_w, proj_s, proj_b) if residual else linear(y, proj_w, proj_s, proj_b)
             if fc1_w is None:
                 continue
             h = F.layer_norm(x, (C,), ln2_w, ln2_b) if ln2_w is not None else x
-            h = _linear(h, fc1_w, fc1_s, fc1_b)
+            h = linear(h, fc1_w, fc1_s, fc1_b)
             h = F.gelu(h) if gelu else h.relu_()
             if fc2_w is None:
                 x = x + h if residual else h
             else:
-                x = _add_linear(x, h, fc2_w, fc2_s, fc2_b) if residual else _linear(h, fc2_w, fc2_s, fc2_b)
+                x = add_linear(x, h, fc2_w, fc2_s, fc2_b) if residual else linear(h, fc2_w, fc2_s, fc2_b)
         if self.ln_f is not None:
             x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias)
-        logits: torch.Tensor = _linear(x, *self._head)[0]
+        logits: torch.Tensor = linear(x, *self._head)[0]
         return logits
 
     def forward(

@@ -3,7 +3,8 @@ activations.
 
 Every weight matrix a decode step streams (fused qkv, projection, MLP, head) is stored as int8
 rows with one scale per row (symmetric: `w ≈ q * scale`, q in -127..127); the embeddings,
-LayerNorms and biases stay bfloat16, as do the activations and the KV cache. The matmul is
+LayerNorms and biases stay bfloat16, as do the activations (the KV cache and the attention over
+it are float32 on a CPU: kvcache.attention_dtype). The matmul is
 PyTorch's `_weight_int8pack_mm` (bf16 input, int8 weight, per-row bf16 scales, bf16 output).
 
 Why this kernel and bf16 activations, measured on this repository's 2-core Xeon (AVX-512, AMX) for

@@ -39,6 +39,22 @@ def test_the_compiled_step_decodes_like_the_plain_one_and_fills_the_disk_cache(
     assert len(list(long)) == 2 * compiled.block_size  # every position, shifts included: one graph
 
 
+@pytest.mark.skipif(compiling.find_compiler() is None, reason="no C++ compiler here")
+def test_a_bf16_step_compiles_from_plain_weights_not_onednn_packed_ones(
+    tiny_model, tiny_tokenizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eager bf16 steps use oneDNN-packed weights, which inductor cannot read: compiling must
+    start from the plain ones (it failed with 'Cannot access storage of OpaqueTensorImpl')."""
+    monkeypatch.setenv(compiling.CACHE_ENV, str(tmp_path / "inductor"))
+    plain = Generator(copy.deepcopy(tiny_model), tiny_tokenizer, device="cpu", dtype="bfloat16")
+    assert plain.model._plan[0].qkv_w.is_mkldnn
+    compiled = Generator(tiny_model, tiny_tokenizer, device="cpu", dtype="bfloat16", compile=True)
+    assert compiled.compile_note == "" and compiled.compile_seconds is not None
+    assert not compiled.model._plan[0].qkv_w.is_mkldnn
+    want, got = reply(plain), reply(compiled)
+    assert len(got) == len(want) and abs(got[0][1] - want[0][1]) < 0.05  # bf16: other kernels, ~3 digits
+
+
 def test_without_a_compiler_the_generator_says_so_once_and_decodes_plainly(
     tiny_model, tiny_tokenizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,6 +63,8 @@ def test_without_a_compiler_the_generator_says_so_once_and_decodes_plainly(
     gen = Generator(tiny_model, tiny_tokenizer, device="cpu", dtype="float32", compile=True)
     assert gen.compile_note.startswith("--compile needs a C++ compiler") and "decoding without it" in gen.compile_note
     assert gen._step == gen.model.decode_step and len(reply(gen)) == GREEDY.max_new_tokens
+    bf16 = Generator(copy.deepcopy(tiny_model), tiny_tokenizer, device="cpu", dtype="bfloat16", compile=True)
+    assert bf16.compile_note and bf16.model._plan[0].qkv_w.is_mkldnn  # eager again: packed again
 
 
 def no_compiler_env() -> dict[str, str]:
