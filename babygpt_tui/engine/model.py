@@ -114,7 +114,10 @@ class Attention(nn.Module):
         `probe`, append this layer's attention weights (B, H, T, T) to it and mix the values with
         those very weights (SDPA never exposes its own), so what is shown is what was computed."""
         B, T, C = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x)
+        low = qkv.dtype  # the projections' dtype (bf16 for bf16/int8 weights, or under autocast)
+        qkv = qkv.to(attention_dtype(x.device, low))  # as the decode step attends: float32 on a CPU
+        q, k, v = qkv.view(B, T, 3, self.n_head, self.head_size).permute(2, 0, 3, 1, 4)
         if cache is not None:
             cache.update(layer, 0, k, v)
         if probe is None:
@@ -125,7 +128,7 @@ class Attention(nn.Module):
             weights = (q @ k.transpose(-2, -1) * self.scale).masked_fill(later, float("-inf")).softmax(-1)
             probe.append(weights)
             y = weights @ v
-        y = y.transpose(1, 2).reshape(B, T, C)
+        y = y.transpose(1, 2).reshape(B, T, C).to(low)
         if self.proj is not None:
             y = self.proj(y)
         out: torch.Tensor = self.dropout(y)

@@ -47,7 +47,9 @@ def test_the_int8_decode_step_matches_the_int8_forward_for_every_layout(name: st
         assert cache.k.dtype == torch.float32  # attention in float32 on a CPU (attention_dtype)
         model(ids[:, :4], cache=cache)
         steps = torch.stack([model.decode_step(int(ids[0, t]), cache, t) for t in range(4, 12)])
-    assert torch.allclose(steps.float(), full[0, 4:].float(), atol=0.15), (steps.float() - full[0, 4:]).abs().max()
+    # the same kernels and a float32 attention in both: equal here, within a bf16 rounding anywhere
+    # (the tolerance was 0.15 while the forward attended in bf16)
+    assert torch.allclose(steps.float(), full[0, 4:].float(), atol=0.02), (steps.float() - full[0, 4:]).abs().max()
 
 
 def test_an_int8_generator_decodes_like_float32_and_keeps_no_float32_copy(tiny_model, tiny_tokenizer) -> None:
