@@ -85,17 +85,19 @@ class KVCache:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One decode step of a batch-1 cache: write `kv` (2, H, 1, D: its key and value) at `pos`
         (a one-element long tensor) of `layer` in one copy; return that layer's key and value
-        buffers (H, S, D): positions 0..seen-1, or the whole buffers (S = block_size) when `seen`
-        is None.
+        buffers (H, S, D): positions 0..seen-1 (then seen must be pos + 1), or the whole buffers
+        (S = block_size) when `seen` is None.
 
         The whole buffers keep every step's shapes the same, which a compiled step needs (no
         recompiles); the caller masks the positions after `pos`, which hold zeros or old keys,
         finite. Eager steps pass `seen`: attention reads the cache, and reading only the filled
         part of it is most of a one-query attention's time."""
-        self._kv3[layer].index_copy_(2, pos, kv)
         keys, values = self._k3[layer], self._v3[layer]
         if seen is None:
+            self._kv3[layer].index_copy_(2, pos, kv)
             return keys, values
+        # seen = pos + 1 as a Python int: a narrow and a copy cost less than index_copy_
+        self._kv3[layer].narrow(2, seen - 1, 1).copy_(kv)
         return keys.narrow(1, 0, seen), values.narrow(1, 0, seen)
 
     def append(self, ids: list[int]) -> None:

@@ -338,9 +338,9 @@ class BabyGPT(nn.Module):
         x = F.embedding(token, self.tok_emb.weight)  # (1, C)
         if self.pos_emb is not None:
             x = x + F.embedding(pos, self.pos_emb.weight)
-        mask = F.embedding(pos, self._mask)  # (1, block): the positions this query may not see are -inf
-        if seen is not None:
-            mask = mask.narrow(1, 0, seen)
+        # (1, block): the positions this query may not see are -inf; seeing all of 0..pos, zeros
+        # (the causal mask's last row): one view, no lookup
+        mask = F.embedding(pos, self._mask) if seen is None else self._mask[-1:].narrow(1, 0, seen)
         # attention in the cache's dtype (float32 on a CPU, see attention_dtype); softmax in
         # float32 whatever it is: bf16/fp16 scores would lose the small probabilities
         convert, low = x.dtype != mask.dtype, mask.dtype != torch.float32
