@@ -6,7 +6,7 @@ Why bf16 weights are packed: bf16 `F.linear` of one row reorders the weight into
 blocked layout on every call. Packed once (`pack`, what inductor's freezing does), a one-row
 matmul took 27 instead of 66 µs for a 1,152 × 384 matrix and 230 instead of 386 µs for the
 6,148 × 384 head (fp32 `F.linear`: 37 and 350 µs), and a whole decode step ran 1.3-1.4x faster
-(reference size 244 -> 350 steps/s, bundled model 563 -> 729; this repository's Xeon, one thread).
+(reference size 236 -> 314 steps/s, bundled model 574 -> 766; this repository's Xeon, one thread).
 """
 
 from __future__ import annotations
